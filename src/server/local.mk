@@ -1,0 +1,3 @@
+# src/server: salond.
+if ENABLE_SERVER
+endif

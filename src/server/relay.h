@@ -1,0 +1,82 @@
+/*
+ * relay.h - salond's UDP media relay (doc/PROTOCOL.md, "Relay").
+ *
+ * The relay runs on its own thread with its own socket. It accepts Noise NK
+ * handshakes whose payload is a join ticket issued by the API (or a resume ticket
+ * it issued itself), keeps one hop session per member, forwards MEDIA only from
+ * members allowed to speak, seals each forwarded frame once under the room's
+ * downlink key and sends the same bytes to every member of the room with sendmmsg.
+ * It never holds an end-to-end (SFrame) key: it forwards ciphertext it cannot open.
+ *
+ * The API thread talks to it only through the functions below, which are
+ * thread-safe and never block on the network. Errors as in util.h.
+ */
+#ifndef SALON_RELAY_H
+#define SALON_RELAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "wire.h"
+
+struct relay;
+
+/* Why datagrams were dropped; each is counted. */
+struct relay_stats {
+	uint64_t received;       /* datagrams read from the socket */
+	uint64_t forwarded;      /* MEDIA frames accepted and fanned out */
+	uint64_t delivered;      /* DOWNLINK datagrams handed to the kernel */
+	uint64_t handshakes;     /* sessions established */
+	uint64_t drop_malformed; /* failed wire_parse or inner parse */
+	uint64_t drop_unknown;   /* no session for receiver_index */
+	uint64_t drop_forged;    /* failed authentication (handshake or transport) */
+	uint64_t drop_replayed;  /* counter already seen or too old */
+	uint64_t drop_ticket;    /* unknown, expired or reused ticket */
+	uint64_t drop_unauthorised; /* MEDIA from a member who may not speak */
+	uint64_t drop_rate;      /* over the per-address rate limit */
+	uint64_t drop_send;      /* the kernel refused a send */
+	uint64_t sessions;       /* sessions alive now */
+};
+
+/*
+ * Creates a relay bound to addr (numeric host and port; port 0 picks one) with the
+ * relay's static X25519 secret key. Returns NULL with errno set on failure.
+ */
+struct relay *relay_new(const char *host, const char *port, const uint8_t static_secret[32]);
+
+/* The address actually bound (for port 0). */
+int relay_local_address(const struct relay *relay, struct sockaddr_storage *addr,
+			socklen_t *len);
+
+/* Starts and stops the relay thread. relay_stop() closes every session. */
+int relay_start(struct relay *relay);
+void relay_stop(struct relay *relay);
+void relay_free(struct relay *relay);
+
+/*
+ * Registers a one-time join ticket for member_id in room_id, valid until
+ * expires_ms (util_now_ms() clock). may_speak says whether the member's MEDIA is
+ * forwarded. A second handshake with the same ticket is dropped.
+ */
+int relay_ticket_add(struct relay *relay, const uint8_t ticket[WIRE_TICKET_LEN],
+		     uint64_t room_id, uint64_t member_id, bool may_speak, uint64_t expires_ms);
+
+/* The member's role changed (invited to speak, moved back to the audience, muted). */
+void relay_member_set_speaker(struct relay *relay, uint64_t room_id, uint64_t member_id,
+			      bool may_speak);
+
+/*
+ * The member left or was removed: its session is closed (CLOSE sent) and the room's
+ * downlink key is rotated so that it cannot read what follows.
+ */
+void relay_member_remove(struct relay *relay, uint64_t room_id, uint64_t member_id,
+			 enum wire_close_reason reason);
+
+/* The room ended: every session in it is closed. */
+void relay_room_end(struct relay *relay, uint64_t room_id);
+
+/* A snapshot of the counters. */
+void relay_get_stats(struct relay *relay, struct relay_stats *stats);
+
+#endif

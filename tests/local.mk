@@ -8,7 +8,6 @@ AM_TESTS_ENVIRONMENT = \
 
 TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SODIUM_CFLAGS) $(JANSSON_CFLAGS)
 TEST_LIBS = src/lib/libsalon.a $(CMOCKA_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS)
-EXTRA_DIST += tests/lib.sh
 
 # Unit tests, one program per module of src/lib.
 check_PROGRAMS += tests/test-encoding
@@ -16,3 +15,133 @@ tests_test_encoding_SOURCES = tests/test-encoding.c
 tests_test_encoding_CFLAGS = $(TEST_CFLAGS)
 tests_test_encoding_LDADD = $(TEST_LIBS)
 TESTS += tests/test-encoding
+
+# A test client for the relay of a real salond (tests/relay.sh).
+check_PROGRAMS += tests/relaytool
+tests_relaytool_SOURCES = tests/relaytool.c
+tests_relaytool_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+tests_relaytool_LDADD = src/lib/libsalon.a $(SODIUM_LIBS)
+
+check_PROGRAMS += tests/test-noise tests/test-wire tests/test-hop
+tests_test_noise_SOURCES = tests/test-noise.c
+tests_test_noise_CFLAGS = $(TEST_CFLAGS)
+tests_test_noise_LDADD = $(TEST_LIBS)
+tests_test_wire_SOURCES = tests/test-wire.c
+tests_test_wire_CFLAGS = $(TEST_CFLAGS)
+tests_test_wire_LDADD = $(TEST_LIBS)
+tests_test_hop_SOURCES = tests/test-hop.c
+tests_test_hop_CFLAGS = $(TEST_CFLAGS)
+tests_test_hop_LDADD = $(TEST_LIBS)
+TESTS += tests/test-noise tests/test-wire tests/test-hop
+
+# End-to-end layer: HKDF-SHA-512, SFrame, identity keys.
+check_PROGRAMS += tests/test-hkdf
+tests_test_hkdf_SOURCES = tests/test-hkdf.c
+tests_test_hkdf_CFLAGS = $(TEST_CFLAGS)
+tests_test_hkdf_LDADD = $(TEST_LIBS)
+TESTS += tests/test-hkdf
+check_PROGRAMS += tests/test-sframe
+tests_test_sframe_SOURCES = tests/test-sframe.c
+tests_test_sframe_CFLAGS = $(TEST_CFLAGS)
+tests_test_sframe_LDADD = $(TEST_LIBS)
+TESTS += tests/test-sframe
+
+# The media relay over real UDP sockets on loopback.
+if ENABLE_SERVER
+check_PROGRAMS += tests/test-relay
+tests_test_relay_SOURCES = tests/test-relay.c
+tests_test_relay_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/src/server $(MHD_CFLAGS) $(SQLITE_CFLAGS)
+tests_test_relay_LDADD = $(SERVER_LIBS) $(CMOCKA_LIBS)
+TESTS += tests/test-relay
+endif
+check_PROGRAMS += tests/test-identity
+tests_test_identity_SOURCES = tests/test-identity.c
+tests_test_identity_CFLAGS = $(TEST_CFLAGS)
+tests_test_identity_LDADD = $(TEST_LIBS)
+TESTS += tests/test-identity
+
+# The SPSC ring lives in libsalon (both programs), so its test runs without the client.
+check_PROGRAMS += tests/test-ring
+tests_test_ring_SOURCES = tests/test-ring.c
+tests_test_ring_CFLAGS = $(TEST_CFLAGS)
+tests_test_ring_LDADD = $(TEST_LIBS) -lpthread
+TESTS += tests/test-ring
+
+# The client's audio engine building blocks.
+if ENABLE_CLIENT
+check_PROGRAMS += tests/test-jitter tests/test-codec tests/test-mixer tests/test-audio
+tests_test_jitter_SOURCES = tests/test-jitter.c
+tests_test_jitter_CFLAGS = $(CLIENT_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_jitter_LDADD = $(CLIENT_LIBS) $(CMOCKA_LIBS)
+tests_test_codec_SOURCES = tests/test-codec.c
+tests_test_codec_CFLAGS = $(CLIENT_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_codec_LDADD = $(CLIENT_LIBS) $(CMOCKA_LIBS)
+tests_test_mixer_SOURCES = tests/test-mixer.c
+tests_test_mixer_CFLAGS = $(CLIENT_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_mixer_LDADD = $(CLIENT_LIBS) $(CMOCKA_LIBS)
+tests_test_audio_SOURCES = tests/test-audio.c
+tests_test_audio_CFLAGS = $(CLIENT_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_audio_LDADD = $(CLIENT_LIBS) $(CMOCKA_LIBS)
+TESTS += tests/test-jitter tests/test-codec tests/test-mixer tests/test-audio
+endif
+
+# salond's API: a key and signature helper, and shell tests against a real salond.
+if ENABLE_SERVER
+check_PROGRAMS += tests/apitool
+tests_apitool_SOURCES = tests/apitool.c
+tests_apitool_CFLAGS = $(TEST_CFLAGS)
+tests_apitool_LDADD = src/lib/libsalon.a $(SODIUM_LIBS)
+check_PROGRAMS += tests/test-store
+tests_test_store_SOURCES = tests/test-store.c
+tests_test_store_CFLAGS = $(SERVER_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_store_LDADD = $(SERVER_LIBS) $(CMOCKA_LIBS)
+TESTS += tests/test-store
+TESTS += tests/api.sh tests/api-events.sh tests/api-restart.sh tests/api-limits.sh
+EXTRA_DIST += tests/api.sh tests/api-events.sh tests/api-restart.sh tests/api-limits.sh \
+	tests/api-lib.sh
+endif
+if ENABLE_SERVER
+TESTS += tests/relay.sh
+EXTRA_DIST += tests/relay.sh
+endif
+
+# Terminal hygiene (sanitize) and XDG base directories, in libsalon.
+check_PROGRAMS += tests/test-sanitize tests/test-xdg
+tests_test_sanitize_SOURCES = tests/test-sanitize.c
+tests_test_sanitize_CFLAGS = $(TEST_CFLAGS)
+tests_test_sanitize_LDADD = $(TEST_LIBS)
+tests_test_xdg_SOURCES = tests/test-xdg.c
+tests_test_xdg_CFLAGS = $(TEST_CFLAGS)
+tests_test_xdg_LDADD = $(TEST_LIBS)
+TESTS += tests/test-sanitize tests/test-xdg
+
+# The client's config file.
+if ENABLE_CLIENT
+check_PROGRAMS += tests/test-config
+tests_test_config_SOURCES = tests/test-config.c
+tests_test_config_CFLAGS = $(CLIENT_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_config_LDADD = $(CLIENT_LIBS) $(CMOCKA_LIBS)
+TESTS += tests/test-config
+endif
+
+# The client's key manager (sender keys, sealed boxes) and TOFU pins, and the
+# re-keying benchmark (built by make check, run by hand: bench/bench-rekey).
+if ENABLE_CLIENT
+check_PROGRAMS += tests/test-keys tests/test-pins bench/bench-rekey
+tests_test_keys_SOURCES = tests/test-keys.c
+tests_test_keys_CFLAGS = $(CLIENT_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_keys_LDADD = $(CLIENT_LIBS) $(CMOCKA_LIBS) $(JANSSON_LIBS)
+tests_test_pins_SOURCES = tests/test-pins.c
+tests_test_pins_CFLAGS = $(CLIENT_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_pins_LDADD = $(CLIENT_LIBS) $(CMOCKA_LIBS) $(JANSSON_LIBS)
+bench_bench_rekey_SOURCES = bench/bench-rekey.c
+bench_bench_rekey_CFLAGS = $(CLIENT_CFLAGS)
+bench_bench_rekey_LDADD = $(CLIENT_LIBS)
+TESTS += tests/test-keys tests/test-pins
+endif
+
+check_PROGRAMS += tests/test-queue
+tests_test_queue_SOURCES = tests/test-queue.c
+tests_test_queue_CFLAGS = $(TEST_CFLAGS)
+tests_test_queue_LDADD = $(TEST_LIBS) -lpthread
+TESTS += tests/test-queue

@@ -61,7 +61,9 @@ struct hop_session {
 /*
  * Encrypts the inner message pt into a TRANSPORT datagram in out (out_cap at least
  * WIRE_TRANSPORT_HEADER_LEN + pt_len + WIRE_TAG_LEN). Returns 0, -EMSGSIZE when pt
- * is larger than WIRE_MAX_INNER, or -ERANGE when the counter is exhausted.
+ * is larger than WIRE_MAX_INNER (or out_cap too small), or -ERANGE when the counter
+ * is exhausted. pt may sit at out + WIRE_TRANSPORT_HEADER_LEN (sealed in place);
+ * otherwise it must not overlap out.
  */
 int hop_seal(struct hop_session *s, const uint8_t *pt, size_t pt_len, uint8_t *out,
 	     size_t out_cap, size_t *out_len);
@@ -69,7 +71,9 @@ int hop_seal(struct hop_session *s, const uint8_t *pt, size_t pt_len, uint8_t *o
 /*
  * Decrypts a parsed TRANSPORT datagram addressed to s into pt (pt_cap at least the
  * ciphertext length minus the tag). Returns 0, -EBADMSG when authentication fails,
- * -EALREADY when the counter was seen before or fell out of the window.
+ * -EALREADY when the counter was seen before or fell out of the window, -EINVAL
+ * when d is not a TRANSPORT for s->local_index, -EMSGSIZE when pt_cap is too small.
+ * pt may alias d->payload (decrypted in place).
  */
 int hop_open(struct hop_session *s, const struct wire_datagram *d, uint8_t *pt, size_t pt_cap,
 	     size_t *pt_len);
@@ -90,7 +94,9 @@ int hop_initiator_start(struct hop_initiator *init, const uint8_t relay_public[3
 
 /*
  * Completes the handshake with the relay's HANDSHAKE_RESP. Returns 0 and fills
- * session, -EINVAL when receiver_index is not ours, -EBADMSG when it fails.
+ * session, -EINVAL when receiver_index is not ours, -EBADMSG when it fails. A
+ * failed response leaves init untouched, so a forgery cannot cancel the handshake
+ * that the genuine response will complete; on success init is wiped.
  */
 int hop_initiator_finish(struct hop_initiator *init, const struct wire_datagram *resp,
 			 struct hop_session *session);
@@ -103,7 +109,8 @@ struct hop_responder {
 
 /*
  * Reads a HANDSHAKE_INIT with the relay's static secret key and returns the ticket
- * it carries, for the caller to check. Returns 0 or -EBADMSG.
+ * it carries, for the caller to check. Returns 0, -EBADMSG, or -EINVAL when init is
+ * not a HANDSHAKE_INIT.
  */
 int hop_responder_read(struct hop_responder *resp, const uint8_t relay_secret[32],
 		       const struct wire_datagram *init, uint8_t ticket[WIRE_TICKET_LEN]);
@@ -125,14 +132,17 @@ struct downlink_key {
 
 /*
  * Relay: seals (source || frame) into a DOWNLINK datagram in out. Returns 0,
- * -EMSGSIZE when frame is larger than WIRE_MAX_FRAME, -ERANGE when exhausted.
+ * -EMSGSIZE when frame is larger than WIRE_MAX_FRAME (or out_cap too small),
+ * -ERANGE when exhausted. frame may lie anywhere, also inside out; placing it at
+ * out + WIRE_DOWNLINK_HEADER_LEN + 4 saves a copy.
  */
 int downlink_seal(struct downlink_key *k, uint32_t source, const uint8_t *frame,
 		  size_t frame_len, uint8_t *out, size_t out_cap, size_t *out_len);
 
 /*
  * Member: opens a parsed DOWNLINK whose key_index matches k. Returns 0 with the
- * source and frame, -EBADMSG when authentication fails, -EALREADY on a replay.
+ * source and frame, -EBADMSG when authentication fails, -EALREADY on a replay,
+ * -EINVAL when the key index differs, -EMSGSIZE when frame_cap is too small.
  */
 int downlink_open(struct downlink_key *k, const struct wire_datagram *d, uint32_t *source,
 		  uint8_t *frame, size_t frame_cap, size_t *frame_len);

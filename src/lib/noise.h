@@ -77,7 +77,10 @@ int noise_handshake_write(struct noise_handshake *hs, const uint8_t *payload,
 /*
  * Reads the next handshake message and decrypts its payload into payload
  * (capacity payload_cap). Returns 0, -EINVAL for a short message, -EBADMSG when
- * authentication fails (the state is then unusable), -EPROTO when out of turn.
+ * authentication fails (the state is then unusable), -EPROTO when out of turn,
+ * -EMSGSIZE when payload_cap is too small. -EINVAL and -EMSGSIZE leave the state as
+ * it was. noise_handshake_write also returns -EBADMSG when the remote key is a
+ * low-order point (all-zero DH output).
  */
 int noise_handshake_read(struct noise_handshake *hs, const uint8_t *msg, size_t msg_len,
 			 uint8_t *payload, size_t payload_cap, size_t *payload_len);

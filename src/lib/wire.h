@@ -136,7 +136,11 @@ struct wire_inner {
  */
 int wire_inner_parse(const uint8_t *buf, size_t len, struct wire_inner *out);
 
-/* Inner writers: return the length written into out (at most WIRE_MAX_INNER). */
+/*
+ * Inner writers: return the length written into out (at most WIRE_MAX_INNER).
+ * wire_inner_write_media writes nothing and returns 0 when frame_len is 0 or larger
+ * than WIRE_MAX_FRAME; frame may already sit at out + 1.
+ */
 size_t wire_inner_write_media(uint8_t *out, const uint8_t *frame, size_t frame_len);
 size_t wire_inner_write_keepalive(uint8_t *out);
 size_t wire_inner_write_downlink_key(uint8_t *out, uint32_t key_index,

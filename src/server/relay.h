@@ -49,6 +49,21 @@ struct relay *relay_new(const char *host, const char *port, const uint8_t static
 int relay_local_address(const struct relay *relay, struct sockaddr_storage *addr,
 			socklen_t *len);
 
+/*
+ * Test and tuning knobs (additive; call before relay_start(), from the thread that
+ * owns the relay). timeout_ms: a session silent that long is closed (default
+ * HOP_TIMEOUT_MS); reject_after_ms: a session that old is closed with
+ * WIRE_CLOSE_EXPIRED (default HOP_REJECT_AFTER_MS). 0 leaves a value unchanged.
+ */
+void relay_set_timeouts(struct relay *relay, uint64_t timeout_ms, uint64_t reject_after_ms);
+
+/*
+ * Per source IP address token bucket applied to HANDSHAKE_INIT before any DH is
+ * computed: burst handshakes at once, refilled at per_second (defaults 64 and 32).
+ * 0 leaves a value unchanged. Call before relay_start().
+ */
+void relay_set_handshake_rate(struct relay *relay, unsigned burst, unsigned per_second);
+
 /* Starts and stops the relay thread. relay_stop() closes every session. */
 int relay_start(struct relay *relay);
 void relay_stop(struct relay *relay);

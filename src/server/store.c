@@ -1,0 +1,922 @@
+/*
+ * store.c - the SQLite store. Every statement is prepared once with bound
+ * parameters and cached for the life of the connection.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#define STORE_MAX_STMTS 64
+
+struct store {
+	sqlite3 *db;
+	struct {
+		const char *sql; /* identity of the statement: a static string */
+		sqlite3_stmt *stmt;
+	} cache[STORE_MAX_STMTS];
+	size_t cached;
+	bool in_transaction;
+};
+
+/*
+ * Migrations, applied in order: migration i brings the schema to version i + 1.
+ * Never edit one that has shipped; append a new one instead.
+ */
+static const char *const store_migrations[] = {
+	/* 1: the first schema. */
+	"CREATE TABLE users ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" name_key TEXT NOT NULL UNIQUE,"
+	" public_key BLOB NOT NULL UNIQUE,"
+	" bot INTEGER NOT NULL DEFAULT 0,"
+	" created BIGINT NOT NULL,"
+	" last_seq BIGINT NOT NULL DEFAULT 0);"
+	"CREATE TABLE tokens ("
+	" hash BLOB PRIMARY KEY,"
+	" user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	" created BIGINT NOT NULL,"
+	" expires BIGINT NOT NULL);"
+	"CREATE INDEX tokens_user ON tokens(user_id);"
+	"CREATE TABLE rooms ("
+	" id BIGINT PRIMARY KEY,"
+	" title TEXT NOT NULL,"
+	" topic TEXT NOT NULL,"
+	" public INTEGER NOT NULL,"
+	" host_id INTEGER NOT NULL REFERENCES users(id),"
+	" created BIGINT NOT NULL,"
+	" ended BIGINT NOT NULL DEFAULT 0,"
+	" last_member BIGINT NOT NULL DEFAULT 0);"
+	"CREATE TABLE members ("
+	" room_id BIGINT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+	" user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	" member_id BIGINT NOT NULL,"
+	" role TEXT NOT NULL"
+	"  CHECK (role IN ('listener', 'speaker', 'moderator', 'host')),"
+	" hand_raised INTEGER NOT NULL DEFAULT 0,"
+	" muted INTEGER NOT NULL DEFAULT 0,"
+	" recording INTEGER NOT NULL DEFAULT 0,"
+	" joined BIGINT NOT NULL,"
+	" PRIMARY KEY (room_id, user_id),"
+	" UNIQUE (room_id, member_id));"
+	"CREATE INDEX members_user ON members(user_id);"
+	"CREATE TABLE events ("
+	" user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	" seq BIGINT NOT NULL,"
+	" body TEXT NOT NULL,"
+	" created BIGINT NOT NULL,"
+	" PRIMARY KEY (user_id, seq));",
+};
+
+static const char *const store_role_names[] = {
+	[STORE_ROLE_LISTENER] = "listener",
+	[STORE_ROLE_SPEAKER] = "speaker",
+	[STORE_ROLE_MODERATOR] = "moderator",
+	[STORE_ROLE_HOST] = "host",
+};
+
+const char *store_role_name(enum store_role role)
+{
+	if ((size_t)role >= ARRAY_SIZE(store_role_names))
+		return "listener";
+	return store_role_names[role];
+}
+
+int store_role_parse(const char *name, enum store_role *role)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(store_role_names); i++) {
+		if (strcmp(name, store_role_names[i]) == 0) {
+			*role = (enum store_role)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+bool store_role_on_stage(enum store_role role)
+{
+	return role != STORE_ROLE_LISTENER;
+}
+
+/* Maps an SQLite result code to an errno value, logging what is unexpected. */
+static int store_error(struct store *store, int rc, const char *what)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		log_error("database busy (%s): %s", what, sqlite3_errmsg(store->db));
+		return -EBUSY;
+	case SQLITE_FULL:
+		log_error("database full (%s): %s", what, sqlite3_errmsg(store->db));
+		return -ENOSPC;
+	default:
+		log_error("database error (%s): %s", what, sqlite3_errmsg(store->db));
+		return -EIO;
+	}
+}
+
+/* The cached statement for sql, reset and with its bindings cleared; NULL on error. */
+static sqlite3_stmt *store_stmt(struct store *store, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	for (size_t i = 0; i < store->cached; i++) {
+		if (store->cache[i].sql == sql) {
+			sqlite3_reset(store->cache[i].stmt);
+			sqlite3_clear_bindings(store->cache[i].stmt);
+			return store->cache[i].stmt;
+		}
+	}
+	rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		store_error(store, rc, "prepare");
+		return NULL;
+	}
+	if (store->cached == STORE_MAX_STMTS)
+		fatal("store: statement cache full");
+	store->cache[store->cached].sql = sql;
+	store->cache[store->cached].stmt = stmt;
+	store->cached++;
+	return stmt;
+}
+
+/* Runs a statement that returns no rows. */
+static int store_step_done(struct store *store, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+	int ret = rc == SQLITE_DONE ? 0 : store_error(store, rc, what);
+
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+static int store_exec(struct store *store, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(store->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : store_error(store, rc, what);
+}
+
+static void store_copy_text(char *out, size_t cap, sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, col);
+	size_t len = text != NULL ? (size_t)sqlite3_column_bytes(stmt, col) : 0;
+
+	if (len >= cap)
+		len = cap - 1;
+	if (len > 0)
+		memcpy(out, text, len);
+	out[len] = '\0';
+}
+
+int store_schema_version(struct store *store, int *version)
+{
+	static const char sql[] = "SELECT MAX(version) FROM schema_version";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	int rc;
+
+	if (stmt == NULL)
+		return -EIO;
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(stmt);
+		return store_error(store, rc, "schema version");
+	}
+	*version = sqlite3_column_int(stmt, 0);
+	sqlite3_reset(stmt);
+	return 0;
+}
+
+/* Applies every migration newer than the database, each in its own transaction. */
+static int store_migrate(struct store *store)
+{
+	static const char record[] = "INSERT INTO schema_version (version, applied) VALUES (?, ?)";
+	int version, ret;
+
+	ret = store_exec(store, "CREATE TABLE IF NOT EXISTS schema_version ("
+				" version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)",
+			 "schema table");
+	if (ret < 0)
+		return ret;
+	ret = store_schema_version(store, &version);
+	if (ret < 0)
+		return ret;
+	if (version > (int)ARRAY_SIZE(store_migrations)) {
+		log_error("database schema version %d is newer than this salond (%d)", version,
+			  (int)ARRAY_SIZE(store_migrations));
+		return -EPROTO;
+	}
+	for (int i = version; i < (int)ARRAY_SIZE(store_migrations); i++) {
+		sqlite3_stmt *stmt;
+
+		ret = store_begin(store);
+		if (ret < 0)
+			return ret;
+		ret = store_exec(store, store_migrations[i], "migration");
+		if (ret == 0) {
+			stmt = store_stmt(store, record);
+			if (stmt == NULL) {
+				ret = -EIO;
+			} else {
+				sqlite3_bind_int(stmt, 1, i + 1);
+				sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
+				ret = store_step_done(store, stmt, "migration record");
+			}
+		}
+		if (ret == 0)
+			ret = store_commit(store);
+		if (ret < 0) {
+			store_rollback(store);
+			return ret;
+		}
+		log_info("database migrated to schema version %d", i + 1);
+	}
+	return 0;
+}
+
+int store_open(const char *path, struct store **out)
+{
+	struct store *store = xcalloc(1, sizeof(*store));
+	int fd, rc, ret;
+
+	/* Create the file ourselves so that it is private from the first byte. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		free(store);
+		return ret;
+	}
+	close(fd);
+	rc = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		log_error("cannot open the database: %s",
+			  store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
+		sqlite3_close(store->db);
+		free(store);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(store->db, 5000);
+	ret = store_exec(store, "PRAGMA journal_mode = WAL", "WAL");
+	if (ret == 0)
+		ret = store_exec(store, "PRAGMA foreign_keys = ON", "foreign keys");
+	if (ret == 0)
+		ret = store_exec(store, "PRAGMA synchronous = NORMAL", "synchronous");
+	if (ret == 0)
+		ret = store_migrate(store);
+	if (ret < 0) {
+		store_close(store);
+		return ret;
+	}
+	*out = store;
+	return 0;
+}
+
+void store_close(struct store *store)
+{
+	if (store == NULL)
+		return;
+	for (size_t i = 0; i < store->cached; i++)
+		sqlite3_finalize(store->cache[i].stmt);
+	/* A clean close checkpoints the WAL into the main file. */
+	if (sqlite3_close(store->db) != SQLITE_OK)
+		log_error("closing the database: %s", sqlite3_errmsg(store->db));
+	free(store);
+}
+
+int store_begin(struct store *store)
+{
+	int ret = store_exec(store, "BEGIN IMMEDIATE", "begin");
+
+	store->in_transaction = ret == 0;
+	return ret;
+}
+
+int store_commit(struct store *store)
+{
+	int ret = store_exec(store, "COMMIT", "commit");
+
+	if (ret == 0)
+		store->in_transaction = false;
+	return ret;
+}
+
+void store_rollback(struct store *store)
+{
+	if (!store->in_transaction)
+		return;
+	store->in_transaction = false;
+	if (sqlite3_get_autocommit(store->db) == 0)
+		store_exec(store, "ROLLBACK", "rollback");
+}
+
+/* Users. */
+
+#define STORE_USER_COLUMNS "id, name, public_key, bot, created"
+
+static void store_user_read(sqlite3_stmt *stmt, struct store_user *user)
+{
+	const void *key = sqlite3_column_blob(stmt, 2);
+
+	memset(user, 0, sizeof(*user));
+	user->id = (uint64_t)sqlite3_column_int64(stmt, 0);
+	store_copy_text(user->name, sizeof(user->name), stmt, 1);
+	if (key != NULL && sqlite3_column_bytes(stmt, 2) == 32)
+		memcpy(user->public_key, key, 32);
+	user->bot = sqlite3_column_int(stmt, 3) != 0;
+	user->created = sqlite3_column_int64(stmt, 4);
+}
+
+/* Runs a bound query for at most one user. */
+static int store_user_one(struct store *store, sqlite3_stmt *stmt, struct store_user *user)
+{
+	int rc = sqlite3_step(stmt);
+	int ret = 0;
+
+	if (rc == SQLITE_ROW)
+		store_user_read(stmt, user);
+	else if (rc == SQLITE_DONE)
+		ret = -ENOENT;
+	else
+		ret = store_error(store, rc, "user");
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+/*
+ * Names are unique without regard to ASCII case, so that "Alice" and "alice"
+ * cannot both exist; name_key holds the folded form.
+ */
+static char *store_name_key(const char *name)
+{
+	char *key = xstrdup(name);
+
+	for (char *p = key; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return key;
+}
+
+int store_user_by_id(struct store *store, uint64_t id, struct store_user *user)
+{
+	static const char sql[] = "SELECT " STORE_USER_COLUMNS " FROM users WHERE id = ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	return store_user_one(store, stmt, user);
+}
+
+int store_user_by_key(struct store *store, const uint8_t key[32], struct store_user *user)
+{
+	static const char sql[] = "SELECT " STORE_USER_COLUMNS " FROM users WHERE public_key = ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_blob(stmt, 1, key, 32, SQLITE_STATIC);
+	return store_user_one(store, stmt, user);
+}
+
+int store_user_by_name(struct store *store, const char *name, struct store_user *user)
+{
+	static const char sql[] = "SELECT " STORE_USER_COLUMNS " FROM users WHERE name_key = ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	char *key = store_name_key(name);
+	int ret;
+
+	if (stmt == NULL) {
+		free(key);
+		return -EIO;
+	}
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	ret = store_user_one(store, stmt, user);
+	free(key);
+	return ret;
+}
+
+int store_user_create(struct store *store, struct store_user *user)
+{
+	static const char sql[] = "INSERT INTO users (name, name_key, public_key, bot, created)"
+				  " VALUES (?, ?, ?, ?, ?)";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	char *key = store_name_key(user->name);
+	int ret;
+
+	if (stmt == NULL) {
+		free(key);
+		return -EIO;
+	}
+	user->created = (int64_t)time(NULL);
+	sqlite3_bind_text(stmt, 1, user->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 3, user->public_key, 32, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 4, user->bot ? 1 : 0);
+	sqlite3_bind_int64(stmt, 5, user->created);
+	ret = store_step_done(store, stmt, "user create");
+	free(key);
+	if (ret == 0)
+		user->id = (uint64_t)sqlite3_last_insert_rowid(store->db);
+	return ret;
+}
+
+int store_user_rename(struct store *store, uint64_t id, const char *name)
+{
+	static const char sql[] = "UPDATE users SET name = ?, name_key = ? WHERE id = ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	char *key = store_name_key(name);
+	int ret;
+
+	if (stmt == NULL) {
+		free(key);
+		return -EIO;
+	}
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)id);
+	ret = store_step_done(store, stmt, "user rename");
+	free(key);
+	if (ret == 0 && sqlite3_changes(store->db) == 0)
+		ret = -ENOENT;
+	return ret;
+}
+
+/* Tokens. */
+
+int store_token_add(struct store *store, const uint8_t hash[32], uint64_t user_id,
+		    int64_t created, int64_t expires)
+{
+	static const char sql[] = "INSERT INTO tokens (hash, user_id, created, expires)"
+				  " VALUES (?, ?, ?, ?)";
+	static const char purge[] = "DELETE FROM tokens WHERE user_id = ? AND expires <= ?";
+	sqlite3_stmt *stmt = store_stmt(store, purge);
+	int ret;
+
+	/* Expired tokens of this user are dropped here so the table does not grow. */
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
+	sqlite3_bind_int64(stmt, 2, created);
+	ret = store_step_done(store, stmt, "token purge");
+	if (ret < 0)
+		return ret;
+	stmt = store_stmt(store, sql);
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)user_id);
+	sqlite3_bind_int64(stmt, 3, created);
+	sqlite3_bind_int64(stmt, 4, expires);
+	return store_step_done(store, stmt, "token add");
+}
+
+int store_token_lookup(struct store *store, const uint8_t hash[32], int64_t now,
+		       uint64_t *user_id)
+{
+	static const char sql[] = "SELECT user_id FROM tokens WHERE hash = ? AND expires > ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, now);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*user_id = (uint64_t)sqlite3_column_int64(stmt, 0);
+	else if (rc == SQLITE_DONE)
+		ret = -ENOENT;
+	else
+		ret = store_error(store, rc, "token lookup");
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+int store_token_delete(struct store *store, const uint8_t hash[32])
+{
+	static const char sql[] = "DELETE FROM tokens WHERE hash = ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+	return store_step_done(store, stmt, "token delete");
+}
+
+/* Rooms. */
+
+#define STORE_ROOM_SELECT                                                                  \
+	"SELECT r.id, r.title, r.topic, r.public, r.host_id, r.created, r.ended,"          \
+	" (SELECT COUNT(*) FROM members m WHERE m.room_id = r.id AND m.role <> 'listener'),"\
+	" (SELECT COUNT(*) FROM members m WHERE m.room_id = r.id AND m.role = 'listener')"  \
+	" FROM rooms r "
+
+static void store_room_read(sqlite3_stmt *stmt, struct store_room *room)
+{
+	memset(room, 0, sizeof(*room));
+	room->id = (uint64_t)sqlite3_column_int64(stmt, 0);
+	store_copy_text(room->title, sizeof(room->title), stmt, 1);
+	store_copy_text(room->topic, sizeof(room->topic), stmt, 2);
+	room->is_public = sqlite3_column_int(stmt, 3) != 0;
+	room->host_id = (uint64_t)sqlite3_column_int64(stmt, 4);
+	room->created = sqlite3_column_int64(stmt, 5);
+	room->ended = sqlite3_column_int64(stmt, 6);
+	room->speakers = (uint32_t)sqlite3_column_int(stmt, 7);
+	room->listeners = (uint32_t)sqlite3_column_int(stmt, 8);
+}
+
+int store_room_create(struct store *store, struct store_room *room)
+{
+	static const char sql[] = "INSERT INTO rooms (id, title, topic, public, host_id, created)"
+				  " VALUES (?, ?, ?, ?, ?, ?)";
+	int ret = -EEXIST;
+
+	room->created = (int64_t)time(NULL);
+	/*
+	 * Room ids are random (and below 2^53, so JSON numbers carry them exactly):
+	 * an unlisted room cannot be found by counting. Retry on the rare collision.
+	 */
+	for (int attempt = 0; attempt < 8 && ret == -EEXIST; attempt++) {
+		sqlite3_stmt *stmt = store_stmt(store, sql);
+		uint64_t id;
+
+		if (stmt == NULL)
+			return -EIO;
+		randombytes_buf(&id, sizeof(id));
+		id &= (UINT64_C(1) << 53) - 1;
+		if (id == 0)
+			continue;
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+		sqlite3_bind_text(stmt, 2, room->title, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 3, room->topic, -1, SQLITE_STATIC);
+		sqlite3_bind_int(stmt, 4, room->is_public ? 1 : 0);
+		sqlite3_bind_int64(stmt, 5, (sqlite3_int64)room->host_id);
+		sqlite3_bind_int64(stmt, 6, room->created);
+		ret = store_step_done(store, stmt, "room create");
+		if (ret == 0)
+			room->id = id;
+	}
+	return ret;
+}
+
+int store_room_get(struct store *store, uint64_t id, struct store_room *room)
+{
+	static const char sql[] = STORE_ROOM_SELECT "WHERE r.id = ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		store_room_read(stmt, room);
+	else if (rc == SQLITE_DONE)
+		ret = -ENOENT;
+	else
+		ret = store_error(store, rc, "room get");
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+int store_room_list(struct store *store, uint64_t user_id, unsigned int limit,
+		    int (*fn)(const struct store_room *room, void *arg), void *arg)
+{
+	static const char sql[] = STORE_ROOM_SELECT
+		"WHERE r.ended = 0 AND (r.public = 1 OR EXISTS (SELECT 1 FROM members m"
+		" WHERE m.room_id = r.id AND m.user_id = ?)) ORDER BY r.created DESC, r.id"
+		" LIMIT ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	struct store_room room;
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
+	sqlite3_bind_int64(stmt, 2, limit);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		store_room_read(stmt, &room);
+		ret = fn(&room, arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_error(store, rc, "room list");
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+int store_room_end(struct store *store, uint64_t id, int64_t now)
+{
+	static const char end[] = "UPDATE rooms SET ended = ? WHERE id = ? AND ended = 0";
+	static const char drop[] = "DELETE FROM members WHERE room_id = ?";
+	sqlite3_stmt *stmt = store_stmt(store, end);
+	int ret;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, now > 0 ? now : 1);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)id);
+	ret = store_step_done(store, stmt, "room end");
+	if (ret < 0)
+		return ret;
+	stmt = store_stmt(store, drop);
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	return store_step_done(store, stmt, "room end members");
+}
+
+/* Collects the first column of every row as a uint64_t array. */
+static int store_collect_ids(struct store *store, sqlite3_stmt *stmt, uint64_t **ids,
+			     size_t *count, const char *what)
+{
+	uint64_t *out = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			out = xreallocarray(out, cap, sizeof(*out));
+		}
+		out[n++] = (uint64_t)sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE) {
+		free(out);
+		return store_error(store, rc, what);
+	}
+	*ids = out;
+	*count = n;
+	return 0;
+}
+
+int store_room_ids_live(struct store *store, uint64_t **ids, size_t *count)
+{
+	static const char sql[] = "SELECT id FROM rooms WHERE ended = 0";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+
+	if (stmt == NULL)
+		return -EIO;
+	return store_collect_ids(store, stmt, ids, count, "live rooms");
+}
+
+/* Memberships. */
+
+#define STORE_MEMBER_SELECT                                                               \
+	"SELECT m.room_id, m.user_id, m.member_id, m.role, m.hand_raised, m.muted,"       \
+	" m.recording, m.joined, u.name, u.bot FROM members m JOIN users u ON u.id = m.user_id "
+
+static void store_member_read(sqlite3_stmt *stmt, struct store_member *member)
+{
+	const char *role = (const char *)sqlite3_column_text(stmt, 3);
+
+	memset(member, 0, sizeof(*member));
+	member->room_id = (uint64_t)sqlite3_column_int64(stmt, 0);
+	member->user_id = (uint64_t)sqlite3_column_int64(stmt, 1);
+	member->member_id = (uint64_t)sqlite3_column_int64(stmt, 2);
+	if (role == NULL || store_role_parse(role, &member->role) < 0)
+		member->role = STORE_ROLE_LISTENER;
+	member->hand_raised = sqlite3_column_int(stmt, 4) != 0;
+	member->muted = sqlite3_column_int(stmt, 5) != 0;
+	member->recording = sqlite3_column_int(stmt, 6) != 0;
+	member->joined = sqlite3_column_int64(stmt, 7);
+	store_copy_text(member->name, sizeof(member->name), stmt, 8);
+	member->bot = sqlite3_column_int(stmt, 9) != 0;
+}
+
+int store_member_get(struct store *store, uint64_t room_id, uint64_t user_id,
+		     struct store_member *member)
+{
+	static const char sql[] = STORE_MEMBER_SELECT "WHERE m.room_id = ? AND m.user_id = ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)user_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		store_member_read(stmt, member);
+	else if (rc == SQLITE_DONE)
+		ret = -ENOENT;
+	else
+		ret = store_error(store, rc, "member get");
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+int store_member_add(struct store *store, uint64_t room_id, uint64_t user_id,
+		     enum store_role role, int64_t now, struct store_member *member)
+{
+	static const char next[] = "UPDATE rooms SET last_member = last_member + 1 WHERE id = ?"
+				   " RETURNING last_member";
+	static const char sql[] = "INSERT INTO members (room_id, user_id, member_id, role, joined)"
+				  " VALUES (?, ?, ?, ?, ?)";
+	sqlite3_stmt *stmt = store_stmt(store, next);
+	uint64_t member_id;
+	int rc, ret;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(stmt);
+		return rc == SQLITE_DONE ? -ENOENT : store_error(store, rc, "member number");
+	}
+	member_id = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	stmt = store_stmt(store, sql);
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)user_id);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)member_id);
+	sqlite3_bind_text(stmt, 4, store_role_name(role), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, now);
+	ret = store_step_done(store, stmt, "member add");
+	if (ret < 0)
+		return ret;
+	return store_member_get(store, room_id, user_id, member);
+}
+
+int store_member_update(struct store *store, const struct store_member *member)
+{
+	static const char sql[] = "UPDATE members SET role = ?, hand_raised = ?, muted = ?,"
+				  " recording = ? WHERE room_id = ? AND user_id = ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_text(stmt, 1, store_role_name(member->role), -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 2, member->hand_raised);
+	sqlite3_bind_int(stmt, 3, member->muted);
+	sqlite3_bind_int(stmt, 4, member->recording);
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)member->room_id);
+	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)member->user_id);
+	return store_step_done(store, stmt, "member update");
+}
+
+int store_member_delete(struct store *store, uint64_t room_id, uint64_t user_id)
+{
+	static const char sql[] = "DELETE FROM members WHERE room_id = ? AND user_id = ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	int ret;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)user_id);
+	ret = store_step_done(store, stmt, "member delete");
+	if (ret == 0 && sqlite3_changes(store->db) == 0)
+		ret = -ENOENT;
+	return ret;
+}
+
+int store_member_room_count(struct store *store, uint64_t user_id, unsigned int *count)
+{
+	static const char sql[] = "SELECT COUNT(*) FROM members m JOIN rooms r ON r.id = m.room_id"
+				  " WHERE m.user_id = ? AND r.ended = 0";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*count = (unsigned int)sqlite3_column_int(stmt, 0);
+	else
+		ret = store_error(store, rc, "member room count");
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+int store_member_list(struct store *store, uint64_t room_id, bool stage_only,
+		      int (*fn)(const struct store_member *member, void *arg), void *arg)
+{
+	static const char all[] = STORE_MEMBER_SELECT "WHERE m.room_id = ? ORDER BY m.member_id";
+	static const char stage[] = STORE_MEMBER_SELECT
+		"WHERE m.room_id = ? AND m.role <> 'listener' ORDER BY m.member_id";
+	sqlite3_stmt *stmt = store_stmt(store, stage_only ? stage : all);
+	struct store_member member;
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		store_member_read(stmt, &member);
+		ret = fn(&member, arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_error(store, rc, "member list");
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+int store_member_user_ids(struct store *store, uint64_t room_id, bool stage_only,
+			  uint64_t **ids, size_t *count)
+{
+	static const char all[] = "SELECT user_id FROM members WHERE room_id = ?";
+	static const char stage[] = "SELECT user_id FROM members WHERE room_id = ?"
+				    " AND role <> 'listener'";
+	sqlite3_stmt *stmt = store_stmt(store, stage_only ? stage : all);
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
+	return store_collect_ids(store, stmt, ids, count, "member ids");
+}
+
+/* Events. */
+
+int store_event_add(struct store *store, uint64_t user_id, const char *body, int64_t now,
+		    uint64_t *seq)
+{
+	static const char next[] = "UPDATE users SET last_seq = last_seq + 1 WHERE id = ?"
+				   " RETURNING last_seq";
+	static const char sql[] = "INSERT INTO events (user_id, seq, body, created)"
+				  " VALUES (?, ?, ?, ?)";
+	sqlite3_stmt *stmt = store_stmt(store, next);
+	int rc;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(stmt);
+		return rc == SQLITE_DONE ? -ENOENT : store_error(store, rc, "event seq");
+	}
+	*seq = (uint64_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	stmt = store_stmt(store, sql);
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)*seq);
+	sqlite3_bind_text(stmt, 3, body, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, now);
+	return store_step_done(store, stmt, "event add");
+}
+
+int store_event_list(struct store *store, uint64_t user_id, uint64_t after, unsigned int limit,
+		     int (*fn)(uint64_t seq, const char *body, void *arg), void *arg)
+{
+	static const char sql[] = "SELECT seq, body FROM events WHERE user_id = ? AND seq > ?"
+				  " ORDER BY seq LIMIT ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)after);
+	sqlite3_bind_int64(stmt, 3, limit);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *body = (const char *)sqlite3_column_text(stmt, 1);
+
+		ret = fn((uint64_t)sqlite3_column_int64(stmt, 0), body ? body : "{}", arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_error(store, rc, "event list");
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+int store_event_ack(struct store *store, uint64_t user_id, uint64_t upto)
+{
+	static const char sql[] = "DELETE FROM events WHERE user_id = ? AND seq <= ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)upto);
+	return store_step_done(store, stmt, "event ack");
+}

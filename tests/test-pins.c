@@ -258,6 +258,77 @@ static void test_bad_lines(void **state)
 	pins_free(pins);
 }
 
+static void count_bad(void *arg, unsigned line, const char *reason)
+{
+	(void)line;
+	(void)reason;
+	(*(unsigned *)arg)++;
+}
+
+/*
+ * The verified mark: set only on the pinned key, kept in the file (read back by a
+ * new store), old three-field lines still read (unverified), a bad fourth field is a
+ * bad line, and accepting a different key clears the mark.
+ */
+static void test_verified(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t k1[IDENTITY_PUBLIC_LEN], k2[IDENTITY_PUBLIC_LEN];
+	char k1_text[64], line[256];
+	enum pins_result result;
+	struct pins *pins;
+	unsigned bad_lines = 0;
+	FILE *file;
+
+	key_make(k1, 1);
+	key_make(k2, 2);
+	base64_encode(k1_text, k1, sizeof(k1));
+	assert_int_equal(mkdir(f->sub, 0700), 0);
+	file = fopen(f->path, "w");
+	assert_non_null(file);
+	/* An old file: three fields; and a line with a bad fourth field. */
+	fprintf(file, "7 %s 1000\n9 %s 1000 trusted\n", k1_text, k1_text);
+	fclose(file);
+	assert_int_equal(pins_open(&pins, f->path, count_bad, &bad_lines), 0);
+	assert_int_equal(bad_lines, 1);
+	assert_false(pins_verified(pins, 7, k1));
+	assert_int_equal(pins_set_verified(pins, 7, k2, true), -EKEYREJECTED);
+	assert_int_equal(pins_set_verified(pins, 8, k1, true), -ENOENT);
+	assert_int_equal(pins_set_verified(pins, 7, k1, true), 0);
+	assert_true(pins_verified(pins, 7, k1));
+	assert_false(pins_verified(pins, 7, k2));
+	pins_free(pins);
+
+	/* Saved: the line says so, and a new store reads it back. */
+	file = fopen(f->path, "r");
+	assert_non_null(file);
+	{
+		bool found = false;
+		char want[128];
+
+		snprintf(want, sizeof(want), "7 %s 1000 verified\n", k1_text);
+		while (fgets(line, sizeof(line), file) != NULL)
+			found = found || strcmp(line, want) == 0;
+		assert_true(found);
+	}
+	fclose(file);
+	bad_lines = 0;
+	assert_int_equal(pins_open(&pins, f->path, count_bad, &bad_lines), 0);
+	assert_int_equal(bad_lines, 1); /* kept verbatim, still bad */
+	assert_true(pins_verified(pins, 7, k1));
+	/* A changed key is not verified; accepting it clears the mark. */
+	assert_int_equal(pins_check(pins, 7, k2, 2000, &result), 0);
+	assert_int_equal(result, PINS_CHANGED);
+	assert_false(pins_verified(pins, 7, k2));
+	assert_int_equal(pins_accept(pins, 7, k2, 2000), 0);
+	assert_false(pins_verified(pins, 7, k2));
+	assert_false(pins_verified(pins, 7, k1));
+	pins_free(pins);
+	assert_int_equal(pins_open(&pins, f->path, count_bad, &bad_lines), 0);
+	assert_false(pins_verified(pins, 7, k2));
+	pins_free(pins);
+}
+
 static void test_not_a_file(void **state)
 {
 	struct fixture *f = *state;
@@ -274,6 +345,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_new_same_changed_accept, setup, teardown),
     cmocka_unit_test_setup_teardown(test_bad_lines, setup, teardown),
     cmocka_unit_test_setup_teardown(test_not_a_file, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_verified, setup, teardown),
 };
 
 int main(void)

@@ -1,12 +1,16 @@
 /*
- * test-store.c - the SQLite store: migrations in order (and refusal of a newer
- * schema), users, rooms, memberships, per-user event sequences and durability
- * across a close and reopen.
+ * test-store.c - the SQLite store: migrations in order up to the current version
+ * (from scratch and from an older database; refusal of a newer schema), users,
+ * rooms, memberships, per-user event sequences (with the floor used by soft
+ * events), server state, and durability across a close and reopen. Also the event
+ * bus over the store (waiters by user and by deadline, soft sequence places kept
+ * across a clean stop and skipped after a crash) and the id map it is built on.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +22,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "bus.h"
+#include "idmap.h"
 #include "store.h"
 
 static char test_dir[] = "/tmp/salon-store-XXXXXX";
@@ -82,8 +88,8 @@ static void test_round_trip(void **state)
 	assert_int_equal(member.member_id, 1);
 	assert_int_equal(store_member_add(store, room.id, user.id, STORE_ROLE_HOST, 1, &member),
 			 -EEXIST);
-	assert_int_equal(store_event_add(store, user.id, "{\"n\":1}", 1, &seq1), 0);
-	assert_int_equal(store_event_add(store, user.id, "{\"n\":2}", 1, &seq2), 0);
+	assert_int_equal(store_event_add(store, user.id, "{\"n\":1}", 1, 0, &seq1), 0);
+	assert_int_equal(store_event_add(store, user.id, "{\"n\":2}", 1, 0, &seq2), 0);
 	assert_int_equal(seq2, seq1 + 1);
 	store_close(store);
 
@@ -129,11 +135,328 @@ static void test_newer_schema_refused(void **state)
 	store_close(store);
 }
 
+static int test_count_rows(uint64_t seq, const char *body, void *arg)
+{
+	(void)seq;
+	(void)body;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Asserts that schema_version lists 1..STORE_SCHEMA_VERSION, each once, in order. */
+static void test_check_versions(sqlite3 *db)
+{
+	sqlite3_stmt *stmt;
+	int expect = 1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT version, applied FROM schema_version"
+					   " ORDER BY rowid", -1, &stmt, NULL), SQLITE_OK);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		assert_int_equal(sqlite3_column_int(stmt, 0), expect);
+		assert_true(sqlite3_column_int64(stmt, 1) > 0);
+		expect++;
+	}
+	sqlite3_finalize(stmt);
+	assert_int_equal(expect - 1, STORE_SCHEMA_VERSION);
+}
+
+/* Whether the schema has an object (table or index) of that name. */
+static bool test_has_object(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *stmt;
+	bool found;
+
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = ?", -1,
+					   &stmt, NULL), SQLITE_OK);
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	found = sqlite3_step(stmt) == SQLITE_ROW;
+	sqlite3_finalize(stmt);
+	return found;
+}
+
+/*
+ * Migrations run in order, each recorded once, up to the current version: on a
+ * new database, and on a database left at version 1 by an older salond (made here
+ * by undoing what migrations 2 and later created), where the later ones run on
+ * open and the data already there stays.
+ */
+static void test_migrations_in_order(void **state)
+{
+	struct store *store;
+	struct store_user user = {0};
+	sqlite3 *db;
+	int version;
+
+	(void)state;
+	unlink(test_path);
+	assert_true(STORE_SCHEMA_VERSION >= 3);
+	assert_int_equal(store_open(test_path, &store), 0);
+	assert_int_equal(store_schema_version(store, &version), 0);
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
+	strcpy(user.name, "Old");
+	memset(user.public_key, 9, 32);
+	assert_int_equal(store_user_create(store, &user), 0);
+	store_close(store);
+	assert_int_equal(sqlite3_open(test_path, &db), SQLITE_OK);
+	test_check_versions(db);
+	assert_true(test_has_object(db, "members_room_role"));
+	assert_true(test_has_object(db, "server_state"));
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX members_room_role; DROP INDEX rooms_live;"
+				      " DROP TABLE server_state;"
+				      " DELETE FROM schema_version WHERE version > 1", NULL, NULL,
+				      NULL), SQLITE_OK);
+	assert_false(test_has_object(db, "server_state"));
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(test_path, &store), 0);
+	assert_int_equal(store_schema_version(store, &version), 0);
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
+	assert_int_equal(store_user_by_name(store, "old", &user), 0);
+	store_close(store);
+	assert_int_equal(sqlite3_open(test_path, &db), SQLITE_OK);
+	test_check_versions(db);
+	assert_true(test_has_object(db, "members_room_role"));
+	assert_true(test_has_object(db, "rooms_live"));
+	assert_true(test_has_object(db, "server_state"));
+	sqlite3_close(db);
+	unlink(test_path);
+}
+
+/*
+ * The sequence helpers behind soft events: a floor puts a stored event after the
+ * numbers handed out in memory; raise never lowers; skip moves every user on;
+ * server_state keeps named values across a reopen.
+ */
+static void test_sequences_and_state(void **state)
+{
+	struct store *store;
+	struct store_user alice = {0}, bob = {0};
+	struct store_room room = {0};
+	struct store_member member;
+	uint64_t seq, last;
+	int64_t value;
+	int rows = 0;
+
+	(void)state;
+	unlink(test_path);
+	assert_int_equal(store_open(test_path, &store), 0);
+	strcpy(alice.name, "alice");
+	memset(alice.public_key, 1, 32);
+	assert_int_equal(store_user_create(store, &alice), 0);
+	strcpy(bob.name, "bob");
+	memset(bob.public_key, 2, 32);
+	assert_int_equal(store_user_create(store, &bob), 0);
+	assert_int_equal(store_user_last_seq(store, alice.id, &last), 0);
+	assert_int_equal(last, 0);
+	assert_int_equal(store_user_last_seq(store, 9999, &last), -ENOENT);
+	assert_int_equal(store_event_add(store, alice.id, "{}", 1, 0, &seq), 0);
+	assert_int_equal(seq, 1);
+	/* Numbers 2..5 were handed out for events not stored: the next stored one is 6. */
+	assert_int_equal(store_event_add(store, alice.id, "{}", 1, 5, &seq), 0);
+	assert_int_equal(seq, 6);
+	/* A floor below the last number changes nothing. */
+	assert_int_equal(store_event_add(store, alice.id, "{}", 1, 2, &seq), 0);
+	assert_int_equal(seq, 7);
+	assert_int_equal(store_event_add(store, 9999, "{}", 1, 0, &seq), -ENOENT);
+	assert_int_equal(store_user_seq_raise(store, alice.id, 20), 0);
+	assert_int_equal(store_user_seq_raise(store, alice.id, 10), 0);
+	assert_int_equal(store_user_last_seq(store, alice.id, &last), 0);
+	assert_int_equal(last, 20);
+	assert_int_equal(store_event_seq_skip(store, 100), 0);
+	assert_int_equal(store_user_last_seq(store, alice.id, &last), 0);
+	assert_int_equal(last, 120);
+	assert_int_equal(store_user_last_seq(store, bob.id, &last), 0);
+	assert_int_equal(last, 100);
+	assert_int_equal(store_event_list(store, alice.id, 0, 10, test_count_rows, &rows), 0);
+	assert_int_equal(rows, 3);
+
+	assert_int_equal(store_state_get(store, "flag", &value), -ENOENT);
+	assert_int_equal(store_state_set(store, "flag", 0), 0);
+	assert_int_equal(store_state_set(store, "flag", 42), 0);
+	assert_int_equal(store_state_get(store, "flag", &value), 0);
+	assert_int_equal(value, 42);
+
+	strcpy(room.title, "r");
+	room.host_id = alice.id;
+	assert_int_equal(store_room_create(store, &room), 0);
+	assert_int_equal(store_member_add(store, room.id, bob.id, STORE_ROLE_LISTENER, 1,
+					  &member), 0);
+	assert_int_equal(store_room_get(store, room.id, &room), 0);
+	assert_int_equal(room.listeners, 1);
+	store_close(store);
+
+	assert_int_equal(store_open(test_path, &store), 0);
+	assert_int_equal(store_state_get(store, "flag", &value), 0);
+	assert_int_equal(value, 42);
+	store_close(store);
+	unlink(test_path);
+}
+
+/* The id map under churn: 20,000 ids in, every third out, the rest still found. */
+static void test_idmap(void **state)
+{
+	struct idmap map = IDMAP_INIT;
+	size_t pos = 0, seen = 0;
+	uint64_t id;
+	void *value;
+
+	(void)state;
+	assert_null(idmap_get(&map, 1));
+	assert_null(idmap_remove(&map, 1));
+	for (uintptr_t i = 1; i <= 20000; i++)
+		idmap_put(&map, i * 7919, (void *)i);
+	assert_int_equal(map.count, 20000);
+	idmap_put(&map, 7919, (void *)(uintptr_t)5);
+	assert_int_equal(map.count, 20000);
+	assert_ptr_equal(idmap_get(&map, 7919), (void *)(uintptr_t)5);
+	for (uintptr_t i = 3; i <= 20000; i += 3)
+		assert_ptr_equal(idmap_remove(&map, i * 7919), (void *)i);
+	assert_null(idmap_remove(&map, 3 * 7919));
+	for (uintptr_t i = 2; i <= 20000; i++) {
+		if (i % 3 == 0)
+			assert_null(idmap_get(&map, i * 7919));
+		else
+			assert_ptr_equal(idmap_get(&map, i * 7919), (void *)i);
+	}
+	while ((value = idmap_next(&map, &pos, &id)) != NULL) {
+		assert_true(id % 7919 == 0);
+		seen++;
+	}
+	assert_int_equal(seen, map.count);
+	assert_int_equal(seen, 20000 - 20000 / 3);
+	idmap_clear(&map);
+	assert_null(idmap_get(&map, 2 * 7919));
+}
+
+struct test_wake {
+	int order[8];
+	int count;
+};
+
+static struct test_wake test_woken;
+
+static void test_wake_fn(void *arg)
+{
+	test_woken.order[test_woken.count++] = (int)(intptr_t)arg;
+}
+
+/*
+ * Several waiters per user: a publish wakes exactly that user's waiters; a
+ * cancelled one is never called; deadlines fire in order, whatever the order of
+ * registration.
+ */
+static void test_bus_waiters(void **state)
+{
+	struct store *store;
+	struct store_user a = {0}, b = {0};
+	struct bus *bus;
+	struct bus_waiter *cancelled;
+
+	(void)state;
+	unlink(test_path);
+	memset(&test_woken, 0, sizeof(test_woken));
+	assert_int_equal(store_open(test_path, &store), 0);
+	strcpy(a.name, "a");
+	memset(a.public_key, 3, 32);
+	assert_int_equal(store_user_create(store, &a), 0);
+	strcpy(b.name, "b");
+	memset(b.public_key, 4, 32);
+	assert_int_equal(store_user_create(store, &b), 0);
+	assert_int_equal(bus_new(store, &bus), 0);
+	bus_wait(bus, a.id, 500, test_wake_fn, (void *)1);
+	bus_wait(bus, a.id, 100, test_wake_fn, (void *)2);
+	bus_wait(bus, b.id, 300, test_wake_fn, (void *)3);
+	cancelled = bus_wait(bus, b.id, 50, test_wake_fn, (void *)4);
+	bus_wait(bus, b.id, 200, test_wake_fn, (void *)5);
+	assert_int_equal(bus_waiter_count(bus), 5);
+	assert_int_equal(bus_next_deadline(bus), 50);
+	bus_cancel(bus, cancelled);
+	assert_int_equal(bus_next_deadline(bus), 100);
+	assert_int_equal(bus_publish(bus, a.id, "{}"), 0);
+	assert_int_equal(test_woken.count, 2);
+	assert_true(test_woken.order[0] + test_woken.order[1] == 3);
+	assert_int_equal(bus_waiter_count(bus), 2);
+	assert_int_equal(bus_next_deadline(bus), 200);
+	bus_expire(bus, 199);
+	assert_int_equal(test_woken.count, 2);
+	bus_expire(bus, 300);
+	assert_int_equal(test_woken.count, 4);
+	assert_int_equal(test_woken.order[2], 5);
+	assert_int_equal(test_woken.order[3], 3);
+	assert_int_equal(bus_next_deadline(bus), UINT64_MAX);
+	bus_wait(bus, b.id, 900, test_wake_fn, (void *)6);
+	bus_wake(bus, a.id);
+	assert_int_equal(test_woken.count, 4);
+	bus_wake(bus, b.id);
+	assert_int_equal(test_woken.count, 5);
+	assert_int_equal(test_woken.order[4], 6);
+	bus_free(bus);
+	store_close(store);
+	unlink(test_path);
+}
+
+/*
+ * Soft places: above every stored event, stored events after them; kept across
+ * a clean stop (the sequence carries on by one), skipped after a crash.
+ */
+static void test_bus_soft_seq(void **state)
+{
+	struct store *store;
+	struct store_user a = {0};
+	struct bus *bus;
+	uint64_t seq, soft, last;
+
+	(void)state;
+	unlink(test_path);
+	assert_int_equal(store_open(test_path, &store), 0);
+	strcpy(a.name, "a");
+	memset(a.public_key, 5, 32);
+	assert_int_equal(store_user_create(store, &a), 0);
+	assert_int_equal(bus_new(store, &bus), 0);
+	assert_int_equal(bus_soft_seq(bus, 9999, &soft), -ENOENT);
+	assert_int_equal(bus_publish(bus, a.id, "{}"), 0);
+	assert_int_equal(bus_soft_seq(bus, a.id, &soft), 0);
+	assert_int_equal(soft, 2);
+	assert_int_equal(bus_soft_seq(bus, a.id, &soft), 0);
+	assert_int_equal(soft, 3);
+	assert_int_equal(bus_publish(bus, a.id, "{}"), 0);
+	assert_int_equal(store_user_last_seq(store, a.id, &last), 0);
+	assert_int_equal(last, 4);
+	assert_int_equal(bus_soft_seq(bus, a.id, &soft), 0);
+	assert_int_equal(soft, 5);
+	bus_free(bus);
+	/* A clean stop records place 5: the next stored event is 6. */
+	assert_int_equal(bus_new(store, &bus), 0);
+	assert_int_equal(store_event_add(store, a.id, "{}", 1, 0, &seq), 0);
+	assert_int_equal(seq, 6);
+	assert_int_equal(bus_soft_seq(bus, a.id, &soft), 0);
+	assert_int_equal(soft, 7);
+	bus_free(bus);
+	/* A crash: the stop was not recorded, so every sequence skips ahead. */
+	assert_int_equal(store_state_set(store, BUS_CLEAN_STATE, 0), 0);
+	assert_int_equal(bus_new(store, &bus), 0);
+	assert_int_equal(store_user_last_seq(store, a.id, &last), 0);
+	assert_int_equal(last, 7 + BUS_SOFT_SEQ_MAX);
+	/* Places far ahead of the stored sequence are recorded before they are given. */
+	for (int i = 0; i < BUS_SOFT_SEQ_MAX + 2; i++)
+		assert_int_equal(bus_soft_seq(bus, a.id, &soft), 0);
+	assert_int_equal(store_user_last_seq(store, a.id, &last), 0);
+	assert_true(last < soft && soft - last < BUS_SOFT_SEQ_MAX);
+	bus_free(bus);
+	store_close(store);
+	unlink(test_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_newer_schema_refused),
+		cmocka_unit_test(test_migrations_in_order),
+		cmocka_unit_test(test_sequences_and_state),
+		cmocka_unit_test(test_idmap),
+		cmocka_unit_test(test_bus_waiters),
+		cmocka_unit_test(test_bus_soft_seq),
 	};
 
 	return cmocka_run_group_tests(tests, test_setup, test_teardown);

@@ -143,4 +143,27 @@ extern const struct audio_backend audio_pipe_backend;
 /* Capture gives silence, forever; playback discards. Caller-clocked. */
 extern const struct audio_backend audio_null_backend;
 
+/*
+ * Sound cards and sound servers through PortAudio (ALSA, JACK, and PulseAudio or
+ * PipeWire through ALSA's "pulse" device). Device-clocked. device is NULL for the
+ * default device, a device number as listed ("3"), a device's exact name, or a part
+ * of one name, in any case. list_devices() gives each device's name with its host
+ * API and number in the description. An empty name is the default too.
+ */
+extern const struct audio_backend audio_portaudio_backend;
+
+/* What a PortAudio stream's real-time callback has done so far (for tests, meters). */
+struct audio_portaudio_counters {
+	uint64_t callbacks; /* calls of the device's callback */
+	uint64_t frames; /* frames the device moved (captured, or played incl. silence) */
+	uint64_t xrun_frames; /* capture: frames dropped, ring full; playback: silence */
+};
+
+/*
+ * Fills *counters for stream, which must be a stream of audio_portaudio_backend.
+ * Media thread (any thread that owns the stream); the values may lag by a callback.
+ */
+void audio_portaudio_counters(const struct audio_stream *stream,
+			      struct audio_portaudio_counters *counters);
+
 #endif

@@ -316,6 +316,11 @@ static void config_file_apply(struct config_file_ctx *ctx, const struct config_f
 	case CONFIG_FILE_STRING: {
 		char **str = (char **)(void *)field;
 
+		/* TAB is the one control character a line may hold (as blank space). */
+		if (strchr(value, '\t') != NULL) {
+			config_file_ctx_diag(ctx, _("control character in line"));
+			return;
+		}
 		free(*str);
 		*str = value[0] != '\0' ? xstrdup(value) : NULL;
 		return;

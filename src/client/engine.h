@@ -31,11 +31,14 @@ struct engine_options {
 	bool bot;                   /* label this account as a bot */
 	/*
 	 * Audio: "portaudio[:DEVICE]", "file:PATH", "pipe:-" (stdin/stdout),
-	 * "pipe:PATH", or "null". capture NULL means listen-only.
+	 * "pipe:PATH", or "null". capture NULL means listen-only. A playback to a file
+	 * or a pipe is a recording of the room: the engine announces it in every room
+	 * it joins, and the output gets silence until the server accepted that.
 	 */
 	const char *capture;
 	const char *playback;
-	const char *record_path;    /* also record the room's mix here, or NULL */
+	/* Also record the room's mix here, or NULL (announced as ENGINE_CMD_RECORD is). */
+	const char *record_path;
 	bool loop_capture;          /* play the capture file in a loop */
 	unsigned frame_ms;          /* 10 or 20 */
 	int bitrate;
@@ -57,14 +60,42 @@ enum engine_command_type {
 	ENGINE_CMD_MAKE_MODERATOR,  /* user */
 	ENGINE_CMD_REMOVE,          /* user */
 	ENGINE_CMD_SAY,             /* text: chat */
-	ENGINE_CMD_PLAY,            /* text: a file to speak from ("-" stdin) */
-	ENGINE_CMD_RECORD,          /* text: a file to record the room to; NULL stops */
-	ENGINE_CMD_VERIFY,          /* user -> ENGINE_EV_SAFETY_NUMBER */
+	/*
+	 * text: a file to speak from instead of the microphone ("-": raw PCM on stdin),
+	 * heard once we may speak; ENGINE_EV_PLAY_FINISHED {path} (with the tag) when it
+	 * ends. A new PLAY replaces the current one, and text NULL stops it: both end it
+	 * with ENGINE_EV_PLAY_FINISHED {path, stopped: true} at once. A file that cannot
+	 * be opened: ENGINE_EV_ERROR code "play_failed".
+	 */
+	ENGINE_CMD_PLAY,
+	/*
+	 * text: a file to record the room to (format by extension: .wav .flac .ogg
+	 * .opus; "-": raw PCM on stdout); NULL stops. In a room only. Recording is
+	 * never silent: the engine first announces it (POST /v1/rooms/ID/recording) and
+	 * writes no audio of the room before the server accepted that; everyone, us
+	 * too, then gets ENGINE_EV_RECORDING. Stopping clears the announcement (unless
+	 * the playback output is itself a recording, see engine_options.playback).
+	 * A file that cannot be created: ENGINE_EV_ERROR code "record_failed".
+	 */
+	ENGINE_CMD_RECORD,
+	/*
+	 * user -> ENGINE_EV_SAFETY_NUMBER. flag true: the user compared the number and
+	 * marks this member verified (stored with the pin, so it lasts across runs);
+	 * refused with code "key_changed" while the member's key differs from the pin.
+	 */
+	ENGINE_CMD_VERIFY,
 	ENGINE_CMD_ACCEPT_KEY,      /* user: accept a changed identity key */
 	ENGINE_CMD_SET_VOLUME,      /* user, number = gain (1.0 unchanged) */
 	ENGINE_CMD_WHOAMI,          /* -> ENGINE_EV_WHOAMI */
 	ENGINE_CMD_END_ROOM,        /* host only: end the current room */
 	ENGINE_CMD_QUIT,            /* leave and stop: ENGINE_EV_QUIT is the last event */
+	/*
+	 * Additive. number = enum earcon_type (earcon.h); text = volume 0..100 as
+	 * decimal text, or NULL for 50. Mixes the earcon into what we hear (the playback
+	 * output) only: never into what we send, nor into the recording of
+	 * ENGINE_CMD_RECORD. No event answers it; a bad type gives code "invalid".
+	 */
+	ENGINE_CMD_EARCON,
 };
 
 /* A command; the engine takes ownership in engine_send(). */
@@ -87,7 +118,13 @@ enum engine_event_type {
 	ENGINE_EV_JOINED,           /* {room: {...}, member: {...}, members: [...]} */
 	ENGINE_EV_LEFT,             /* {room_id} */
 	ENGINE_EV_ROOM_ENDED,       /* {room_id} */
-	ENGINE_EV_MEMBER_JOINED,    /* {member: {user_id, name, role, bot, ...}} */
+	/*
+	 * {member: {user_id, name, role, bot, ...}}. Also sent, with "refresh": true,
+	 * for each member we had not been told about when we step on stage and the
+	 * engine fetches the full member list (the audience hears of stage changes
+	 * only); members gone meanwhile then get ENGINE_EV_MEMBER_LEFT with "refresh".
+	 */
+	ENGINE_EV_MEMBER_JOINED,
 	ENGINE_EV_MEMBER_LEFT,      /* {user_id, name} */
 	ENGINE_EV_ROLE_CHANGED,     /* {user_id, name, role} */
 	ENGINE_EV_HAND_RAISED,      /* {user_id, name} */
@@ -99,9 +136,15 @@ enum engine_event_type {
 	ENGINE_EV_SPEAKING_STOPPED, /* {user_id, name} */
 	ENGINE_EV_CHAT,             /* {user_id, name, text} */
 	ENGINE_EV_KEY_CHANGED,      /* {user_id, name, safety_number}: no keys sent to them */
-	ENGINE_EV_SAFETY_NUMBER,    /* {user_id, name, safety_number, verified} */
+	/*
+	 * {user_id, name, safety_number, verified, pinned, changed}: pinned when the
+	 * current key is the pinned one; changed when a different key is pinned (not
+	 * accepted yet); verified when the user marked this very key verified
+	 * (ENGINE_CMD_VERIFY with flag), in this run or an earlier one.
+	 */
+	ENGINE_EV_SAFETY_NUMBER,
 	ENGINE_EV_WHOAMI,           /* {user: {...}, safety_number, server} */
-	ENGINE_EV_PLAY_FINISHED,    /* {path} */
+	ENGINE_EV_PLAY_FINISHED,    /* {path}, and "stopped": true when cut short */
 	ENGINE_EV_ERROR,            /* {code, message}: message translated */
 	ENGINE_EV_QUIT,             /* {} last event */
 };

@@ -3,10 +3,11 @@
 if ENABLE_CLIENT
 noinst_LIBRARIES += src/client/libsalonclient.a
 CLIENT_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/src/client $(OPUS_CFLAGS) $(SNDFILE_CFLAGS) \
-	$(SPEEXDSP_CFLAGS) $(PORTAUDIO_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
+	$(SPEEXDSP_CFLAGS) $(PORTAUDIO_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS) \
+	$(NCURSES_CFLAGS)
 CLIENT_LIBS = src/client/libsalonclient.a src/lib/libsalon.a $(OPUS_LIBS) $(SNDFILE_LIBS) \
 	$(SPEEXDSP_LIBS) $(PORTAUDIO_LIBS) $(CURL_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) \
-	-lm -lpthread
+	$(NCURSES_LIBS) -lm -lpthread
 src_client_libsalonclient_a_CFLAGS = $(CLIENT_CFLAGS)
 src_client_libsalonclient_a_SOURCES = \
 	src/client/keys.c src/client/keys.h \
@@ -15,8 +16,32 @@ src_client_libsalonclient_a_SOURCES = \
 	src/client/codec.c src/client/codec.h \
 	src/client/jitter.c src/client/jitter.h \
 	src/client/mixer.c src/client/mixer.h \
+	src/client/dsp.c src/client/dsp.h \
+	src/client/media.c src/client/media.h \
+	src/client/signaling.c src/client/signaling.h \
+	src/client/engine.c src/client/engine.h \
+	src/client/earcon.c src/client/earcon.h \
+	src/client/tui.c src/client/tui.h \
+	src/client/tui-keys.c src/client/tui-keys.h \
 	src/client/audio.h \
 	src/client/audio-file.c \
 	src/client/audio-pipe.c \
+	src/client/audio-portaudio.c \
 	src/client/audio-null.c
+
+# The salon program: its front ends (line mode, bot mode, one-shot subcommands) and
+# the embedded local server; the demo clip its local demo room plays.
+bin_PROGRAMS += src/client/salon
+src_client_salon_SOURCES = src/client/main.c \
+	src/client/frontend.c src/client/frontend.h \
+	src/client/plain.c src/client/plain.h \
+	src/client/bot.c src/client/bot.h \
+	src/client/cli.c src/client/cli.h \
+	src/client/local-server.c src/client/local-server.h
+src_client_salon_CFLAGS = $(CLIENT_CFLAGS) -DPKGDATADIR=\"$(pkgdatadir)\" \
+	-DSBINDIR=\"$(sbindir)\" -DSRCDATADIR=\"$(abs_top_srcdir)/data\"
+src_client_salon_LDADD = $(CLIENT_LIBS)
+dist_man_MANS += man/salon.1
+pkgdata_DATA = data/demo.opus
+EXTRA_DIST += data/demo.opus data/README
 endif

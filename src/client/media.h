@@ -54,6 +54,26 @@ struct media_config {
 	bool loop_capture;  /* start a capture file again at its end (demo bots) */
 	const struct identity *identity; /* ours: copied */
 	uint64_t user_id;   /* ours, from login */
+	/*
+	 * Test knob (additive): 0 or 1 runs in real time; N > 1 runs the frame clock and
+	 * every media timer (jitter, key rotation and grace, speaking detection) N times
+	 * faster, so tests with caller-clocked (file) backends finish sooner. The hop
+	 * timers (keepalive, rekey, timeouts) stay in real time: the relay keeps them.
+	 */
+	unsigned clock_speed;
+	/*
+	 * Additive: recording needs the room's consent. When true, the recorder (record_path
+	 * or media_record) and a playback that is itself a recording (the file and pipe
+	 * backends) get silence instead of the room's audio until media_allow_recording()
+	 * says the recording was announced (doc/API.md, POST /v1/rooms/ID/recording); the
+	 * engine sets it. When false (the default), they get the room from the start.
+	 */
+	bool recording_consent;
+	/*
+	 * Test knob (additive): ignore this many DOWNLINK_KEY messages from the relay, as
+	 * if their datagrams had been lost, to exercise the recovery. 0 in real use.
+	 */
+	unsigned drop_downlink_keys;
 };
 
 /* What the control thread hands over at (re)join. */
@@ -85,6 +105,13 @@ enum media_event_type {
 	MEDIA_EVENT_SPEAKING_STOPPED,
 	MEDIA_EVENT_CAPTURE_ENDED,    /* the capture file or pipe reached its end */
 	MEDIA_EVENT_ERROR,            /* .message */
+	/* Additive, below: */
+	MEDIA_EVENT_PLAY_ENDED,       /* the media_play number .serial ended (.message: path) */
+	/*
+	 * A recording output stopped by itself (it failed, or the pipe's reader went
+	 * away): .reason is 0 for the recorder, 1 for a file or pipe playback.
+	 */
+	MEDIA_EVENT_RECORDING_ENDED,
 };
 
 struct media_event {
@@ -96,6 +123,7 @@ struct media_event {
 	struct keys_sealed *sealed;   /* KEYS_SEALED: owned by the event */
 	size_t sealed_count;
 	char *message;                /* ERROR: translated, owned by the event */
+	uint64_t serial;              /* PLAY_ENDED: what media_play returned */
 };
 
 /* Frees an event popped from the events queue (and what it owns). */
@@ -127,6 +155,50 @@ void media_key_box(struct media *media, uint64_t sender_user_id, uint64_t sender
 /* Per-speaker playback gain (1.0 is unchanged). */
 void media_set_gain(struct media *media, uint64_t user_id, float gain);
 
+/*
+ * Speaks from path instead of the capture source until it ends: "-" is raw PCM on
+ * standard input (audio_pipe_backend), anything else a sound file read with the file
+ * backend (48 kHz, mixed down to mono). The stream is opened here, on the caller's
+ * thread, so that a bad path or format is told at once; the media thread then reads
+ * it as it reads a capture file: only while we may be heard (joined, on stage, not
+ * muted), so it starts when someone can hear it. No noise suppression is applied to
+ * it. A play replaces the one before (which ends without a PLAY_ENDED event). When
+ * it ends (or fails) the media thread sends MEDIA_EVENT_PLAY_ENDED with its number,
+ * and the capture source takes over again. Returns the play's number (> 0), or a
+ * negative errno value with a translated message in *error (caller frees). Any
+ * thread, does not block on the media thread.
+ */
+int media_play(struct media *media, const char *path, char **error);
+
+/* Stops what media_play started, without a PLAY_ENDED event. Any thread. */
+void media_stop_play(struct media *media);
+
+/*
+ * Records the room's mix to path from now on, replacing the recorder of before (the
+ * old file is finished): "-" is raw PCM on standard output (audio_pipe_backend),
+ * anything else a file whose format follows its extension (.wav, .flac, .ogg,
+ * .opus; see audio_file_backend). The file is created here, on the caller's thread.
+ * path NULL stops and finishes the recording. Under recording_consent nothing but
+ * silence is written until media_allow_recording(true). Returns 0, or a negative
+ * errno value with a translated message in *error (caller frees). Any thread.
+ */
+int media_record(struct media *media, const char *path, char **error);
+
+/*
+ * Under recording_consent: whether the room was told that we record, so that the
+ * recorder and a file or pipe playback may get its audio. Any thread.
+ */
+void media_allow_recording(struct media *media, bool allowed);
+
+/*
+ * Mixes samples of 16-bit mono PCM at AUDIO_SAMPLE_RATE (copied; at most 2 s are
+ * kept) into what we hear, starting at the next frame: into the playback output
+ * only, never into what we send nor into the recorder. Overlapping earcons add up
+ * (with saturation); at most 8 play at once, more are dropped. Ignored without a
+ * playback backend. Any thread.
+ */
+void media_earcon(struct media *media, const int16_t *pcm, size_t samples);
+
 /* Counters for tests and benchmarks (a snapshot; any thread). */
 struct media_stats {
 	uint64_t frames_sent;
@@ -136,6 +208,8 @@ struct media_stats {
 	uint64_t frames_fec;         /* recovered with in-band FEC */
 	uint64_t datagrams_dropped;  /* malformed, forged, replayed */
 	uint64_t reconnects;
+	/* Additive: handshakes redone because DOWNLINK frames came under an unknown key. */
+	uint64_t downlink_recoveries;
 };
 void media_get_stats(struct media *media, struct media_stats *stats);
 

@@ -21,12 +21,14 @@
 #include "pins.h"
 #include "util.h"
 
-#define PINS_HEADER "# salon pins v1: user-id public-key first-seen-unix-time"
+#define PINS_HEADER "# salon pins v1: user-id public-key first-seen-unix-time [verified]"
+#define PINS_VERIFIED "verified"
 
 struct pins_pin {
 	uint64_t user_id;
 	uint8_t key[IDENTITY_PUBLIC_LEN];
 	time_t first_seen;
+	bool verified; /* the user compared safety numbers for this key */
 };
 
 /* A line of the file: a pin, or text kept verbatim (comments, blanks, bad lines). */
@@ -110,6 +112,7 @@ static void pins_add(struct pins *pins, uint64_t user_id, const uint8_t *key, ti
 	pins->pins[pins->count].user_id = user_id;
 	memcpy(pins->pins[pins->count].key, key, IDENTITY_PUBLIC_LEN);
 	pins->pins[pins->count].first_seen = first_seen;
+	pins->pins[pins->count].verified = false;
 	pins_index(pins, user_id, pins->count);
 	pins_add_line(pins, NULL, pins->count);
 	pins->count++;
@@ -142,24 +145,33 @@ static int pins_parse_number(const char *text, uint64_t max, uint64_t *out)
  */
 static int pins_parse_line(char *line, struct pins_pin *pin, const char **reason)
 {
-	char *fields[3];
+	char *fields[4] = {NULL, NULL, NULL, NULL};
 	char *p = line;
 	uint64_t number;
 
-	for (int i = 0; i < 3; i++) {
+	/* Three fields, and the optional fourth "verified" (added later: old lines lack it). */
+	for (int i = 0; i < 4; i++) {
 		fields[i] = p;
 		p = strchr(p, ' ');
-		if (i < 2) {
-			if (p == NULL) {
-				*reason =
-				    N_("expected three fields: user id, key, first-seen time");
-				return -EINVAL;
-			}
-			*p++ = '\0';
-		} else if (p != NULL) {
+		if (i < 2 && p == NULL) {
 			*reason = N_("expected three fields: user id, key, first-seen time");
 			return -EINVAL;
 		}
+		if (p == NULL)
+			break;
+		if (i == 3) {
+			*reason = N_("expected three fields: user id, key, first-seen time");
+			return -EINVAL;
+		}
+		*p++ = '\0';
+	}
+	pin->verified = false;
+	if (fields[3] != NULL) {
+		if (strcmp(fields[3], PINS_VERIFIED) != 0) {
+			*reason = N_("the fourth field can only be \"verified\"");
+			return -EINVAL;
+		}
+		pin->verified = true;
 	}
 	if (pins_parse_number(fields[0], UINT64_MAX, &pin->user_id) < 0) {
 		*reason = N_("bad user id");
@@ -258,6 +270,7 @@ int pins_open(struct pins **out, const char *path, pins_report_fn *report, void 
 		}
 		free(copy);
 		pins_add(pins, pin.user_id, pin.key, pin.first_seen);
+		pins->pins[pins->count - 1].verified = pin.verified;
 	}
 	free(line);
 	if (ferror(f)) {
@@ -308,11 +321,39 @@ int pins_accept(struct pins *pins, uint64_t user_id, const uint8_t key[IDENTITY_
 	if (pin == NULL) {
 		pins_add(pins, user_id, key, now);
 	} else {
+		/* A new key has not been verified, whatever the old one was. */
+		if (memcmp(pin->key, key, IDENTITY_PUBLIC_LEN) != 0)
+			pin->verified = false;
 		memcpy(pin->key, key, IDENTITY_PUBLIC_LEN);
 		pin->first_seen = now;
 	}
 	pins->dirty = true;
 	return pins_save(pins);
+}
+
+int pins_set_verified(struct pins *pins, uint64_t user_id,
+		      const uint8_t key[IDENTITY_PUBLIC_LEN], bool verified)
+{
+	struct pins_pin *pin = pins_find(pins, user_id);
+
+	if (pin == NULL)
+		return -ENOENT;
+	if (sodium_memcmp(pin->key, key, IDENTITY_PUBLIC_LEN) != 0)
+		return -EKEYREJECTED;
+	if (pin->verified == verified)
+		return 0;
+	pin->verified = verified;
+	pins->dirty = true;
+	return pins_save(pins);
+}
+
+bool pins_verified(const struct pins *pins, uint64_t user_id,
+		   const uint8_t key[IDENTITY_PUBLIC_LEN])
+{
+	const struct pins_pin *pin = pins_find(pins, user_id);
+
+	return pin != NULL && pin->verified &&
+	       sodium_memcmp(pin->key, key, IDENTITY_PUBLIC_LEN) == 0;
 }
 
 int pins_lookup(const struct pins *pins, uint64_t user_id, uint8_t key[IDENTITY_PUBLIC_LEN],
@@ -392,8 +433,9 @@ int pins_save(struct pins *pins)
 			const struct pins_pin *pin = &pins->pins[line->pin];
 
 			base64_encode(key_text, pin->key, IDENTITY_PUBLIC_LEN);
-			fprintf(f, "%" PRIu64 " %s %lld\n", pin->user_id, key_text,
-				(long long)pin->first_seen);
+			fprintf(f, "%" PRIu64 " %s %lld%s\n", pin->user_id, key_text,
+				(long long)pin->first_seen,
+				pin->verified ? " " PINS_VERIFIED : "");
 		}
 	}
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {

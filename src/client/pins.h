@@ -5,7 +5,11 @@
  * File format (normally $XDG_DATA_HOME/salon/pins, mode 0600), one pin per line:
  *
  *     <user id, decimal> SP <Ed25519 public key, base64url, 43 chars> SP
- *     <first-seen time, decimal Unix seconds> LF
+ *     <first-seen time, decimal Unix seconds> [SP "verified"] LF
+ *
+ * The optional last field (added later; lines without it are read as before) says
+ * that the user compared safety numbers with this peer for this very key: it is
+ * cleared whenever the pinned key is replaced.
  *
  * Lines starting with '#' and empty lines are ignored (and kept). A line that does
  * not parse, or that pins a user already pinned above it, is reported with its line
@@ -19,7 +23,8 @@
  * big room brings thousands of new peers at once). SAME is fine. CHANGED is loud:
  * the caller must warn the user, must not seal keys to that member (keys.h,
  * keys_peers_set_blocked) and must not accept its keys, until the user accepts the
- * new key with pins_accept(), which replaces the pin and writes the file at once.
+ * new key with pins_accept(), which replaces the pin (clearing its verified mark
+ * when the key differs) and writes the file at once.
  *
  * Errors as in util.h. A pin store belongs to one thread at a time; no locking.
  */
@@ -78,6 +83,19 @@ int pins_accept(struct pins *pins, uint64_t user_id, const uint8_t key[IDENTITY_
  */
 int pins_lookup(const struct pins *pins, uint64_t user_id, uint8_t key[IDENTITY_PUBLIC_LEN],
 		time_t *first_seen);
+
+/*
+ * Additive. Marks (or unmarks) user_id's pin as verified by the user, provided key is
+ * the pinned key, and saves the file when that changed anything. Returns 0, -ENOENT
+ * when user_id has no pin, -EKEYREJECTED when key differs from the pin (a changed
+ * key must be accepted first), or as pins_save.
+ */
+int pins_set_verified(struct pins *pins, uint64_t user_id,
+		      const uint8_t key[IDENTITY_PUBLIC_LEN], bool verified);
+
+/* Additive. Whether user_id's pin is key and marked verified. */
+bool pins_verified(const struct pins *pins, uint64_t user_id,
+		   const uint8_t key[IDENTITY_PUBLIC_LEN]);
 
 /* Number of pins held, and whether some are not saved yet. */
 size_t pins_count(const struct pins *pins);

@@ -54,6 +54,14 @@ int base64_decode_any(uint8_t *out, size_t cap, const char *text, size_t *len)
 	size_t text_len = strlen(text);
 	const char *end;
 
+	/*
+	 * libsodium 1.0.18 decodes every byte from 0x80 to 0xff as '_' (its URL-safe
+	 * decoder compares signed chars), so several texts would give the same bytes:
+	 * refuse anything outside the alphabet first. Found by fuzz/fuzz-keys.
+	 */
+	if (strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+	    text_len)
+		return -EINVAL;
 	/* Four characters carry three bytes; reject early what cannot fit. */
 	if (text_len / 4 * 3 + (text_len % 4 ? text_len % 4 - 1 : 0) > cap)
 		return -EMSGSIZE;

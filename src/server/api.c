@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +42,6 @@ static enum MHD_Result api_users_me(struct api_request *req);
 static enum MHD_Result api_users_rename(struct api_request *req);
 static enum MHD_Result api_users_get(struct api_request *req);
 static enum MHD_Result api_users_find(struct api_request *req);
-static enum MHD_Result api_events(struct api_request *req);
 
 static const struct api_route api_routes[] = {
 	{"GET", "/v1/server", false, 0, api_server_info},
@@ -66,7 +66,7 @@ static const struct api_route api_routes[] = {
 	{"POST", "/v1/rooms/#/recording", true, API_BODY_MAX, rooms_recording},
 	{"POST", "/v1/rooms/#/keys", true, API_KEYS_BODY_MAX, rooms_keys},
 	{"POST", "/v1/rooms/#/chat", true, API_BODY_MAX, rooms_chat},
-	{"GET", "/v1/events", true, 0, api_events},
+	{"GET", "/v1/events", true, 0, events_get},
 };
 
 /* Replies. */
@@ -215,7 +215,7 @@ void api_room_counts_changed(struct api *api, uint64_t room_id)
 	api->dirty_rooms[api->dirty_count++] = room_id;
 }
 
-/* Sends the coalesced counts when they are due: one event per member per interval. */
+/* Publishes the coalesced counts when they are due: at most once per room per interval. */
 static void api_flush_counts(struct api *api, uint64_t now_ms)
 {
 	if (api->dirty_count == 0 || now_ms < api->next_count_flush_ms)
@@ -428,95 +428,6 @@ static enum MHD_Result api_users_rename(struct api_request *req)
 	return api_user_reply(req, req->user_id);
 }
 
-/* The event stream. */
-
-struct api_event_list {
-	json_t *events;
-	uint64_t last_seq;
-};
-
-static int api_event_collect(uint64_t seq, const char *body, void *arg)
-{
-	struct api_event_list *list = arg;
-	json_t *event = json_loads(body, 0, NULL);
-
-	/* Bodies were written by this server; a damaged one still keeps its place. */
-	if (!json_is_object(event)) {
-		json_decref(event);
-		event = json_pack("{s:s}", "type", "invalid");
-	}
-	json_object_set_new(event, "seq", json_integer((json_int_t)seq));
-	json_array_append_new(list->events, event);
-	list->last_seq = seq;
-	return 0;
-}
-
-/* Resumes a suspended long-poll; its handler then runs again and answers. */
-static void api_events_wake(void *arg)
-{
-	struct api_request *req = arg;
-
-	req->waiter = NULL;
-	MHD_resume_connection(req->conn);
-}
-
-static int api_query_uint(struct api_request *req, const char *key, uint64_t max,
-			  uint64_t *out)
-{
-	const char *text = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
-	char *end;
-	unsigned long long value;
-
-	if (text == NULL)
-		return -ENOENT;
-	if (text[0] < '0' || text[0] > '9' || strlen(text) > 19)
-		return -EINVAL;
-	errno = 0;
-	value = strtoull(text, &end, 10);
-	if (errno != 0 || *end != '\0' || value > max)
-		return -EINVAL;
-	*out = value;
-	return 0;
-}
-
-static enum MHD_Result api_events(struct api_request *req)
-{
-	struct api *api = req->api;
-	struct api_event_list list;
-	uint64_t after = 0, wait = 0, now = util_now_ms();
-	int ret;
-
-	if (api_query_uint(req, "after", INT64_MAX, &after) == -EINVAL)
-		return api_bad_field(req, "after");
-	if (api_query_uint(req, "wait", API_WAIT_MAX, &wait) == -EINVAL)
-		return api_bad_field(req, "wait");
-	/* Asking for what follows SEQ acknowledges everything up to SEQ. */
-	ret = store_event_ack(api->store, req->user_id, after);
-	if (ret < 0)
-		return api_store_error(req, ret, "not_found");
-	list.events = json_array();
-	list.last_seq = after;
-	ret = store_event_list(api->store, req->user_id, after, API_EVENTS_MAX, api_event_collect,
-			       &list);
-	if (ret < 0) {
-		json_decref(list.events);
-		return api_store_error(req, ret, "not_found");
-	}
-	if (req->wait_deadline_ms == 0)
-		req->wait_deadline_ms = now + wait * 1000;
-	if (json_array_size(list.events) == 0 && now < req->wait_deadline_ms && !api->stopping) {
-		json_decref(list.events);
-		req->waiter = bus_wait(api->bus, req->user_id, req->wait_deadline_ms,
-				       api_events_wake, req);
-		log_debug("user %" PRIu64 " waits for events after %" PRIu64, req->user_id, after);
-		MHD_suspend_connection(req->conn);
-		return MHD_YES;
-	}
-	return api_reply(req, MHD_HTTP_OK,
-			 json_pack("{s:o, s:I}", "events", list.events, "last_seq",
-				   (json_int_t)list.last_seq));
-}
-
 /* Routing and request bodies. */
 
 /*
@@ -687,6 +598,22 @@ static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 
 /* Daemon and loop. */
 
+/*
+ * How many connections MHD may hold: every client with an event stream holds one,
+ * so the limit follows the file descriptors the process may open, less a reserve
+ * for the database, the relay and the listening socket.
+ */
+static unsigned int api_connection_limit(void)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) < 0 || limit.rlim_cur <= 2 * API_FD_RESERVE)
+		return API_FD_RESERVE;
+	if (limit.rlim_cur > API_CONNECTIONS_MAX)
+		return API_CONNECTIONS_MAX;
+	return (unsigned int)(limit.rlim_cur - API_FD_RESERVE);
+}
+
 int api_new(const struct api_config *config, struct api **out)
 {
 	struct api *api = xcalloc(1, sizeof(*api));
@@ -697,7 +624,10 @@ int api_new(const struct api_config *config, struct api **out)
 
 	api->store = config->store;
 	api->relay = config->relay;
-	api->bus = bus_new(config->store);
+	if (bus_new(config->store, &api->bus) < 0) {
+		api_free(api);
+		return -EIO;
+	}
 	api->auth = auth_new(config->login_burst);
 	api->max_rooms = config->max_rooms;
 	api->relay_address = xstrdup(config->relay_address);
@@ -711,8 +641,8 @@ int api_new(const struct api_config *config, struct api **out)
 		{MHD_OPTION_SOCK_ADDR, 0, (void *)config->listen_addr},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)api_completed, api},
 		{MHD_OPTION_CONNECTION_TIMEOUT, API_WAIT_MAX + 30, NULL},
-		{MHD_OPTION_CONNECTION_LIMIT, 4096, NULL},
-		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, 65536, NULL},
+		{MHD_OPTION_CONNECTION_LIMIT, api_connection_limit(), NULL},
+		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, API_CONNECTION_MEMORY, NULL},
 		/* TLS options last, so that a plain daemon can cut the list short. */
 		{MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)config->tls_key_pem},
 		{MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)config->tls_cert_pem},
@@ -754,6 +684,7 @@ static void api_tick(struct api *api)
 	bus_expire(api->bus, now);
 	auth_expire(api->auth, now);
 	api_flush_counts(api, now);
+	events_ack_flush(api, now, false);
 }
 
 /* How long the loop may sleep, in milliseconds. */
@@ -767,6 +698,8 @@ static int api_poll_timeout(struct api *api)
 		next = deadline;
 	if (api->dirty_count > 0 && api->next_count_flush_ms < next)
 		next = api->next_count_flush_ms;
+	if (api->ack_len > 0 && api->next_ack_flush_ms < next)
+		next = api->next_ack_flush_ms;
 	if (MHD_get_timeout(api->daemon, &mhd_timeout) == MHD_YES && now + mhd_timeout < next)
 		next = now + mhd_timeout;
 	return next > now ? (int)(next - now) : 0;
@@ -786,7 +719,8 @@ int api_run(struct api *api, int stop_fd)
 	fds[1].fd = stop_fd;
 	fds[1].events = POLLIN;
 	for (;;) {
-		int n = poll(fds, api->stopping ? 1 : 2, api->stopping ? 20 : api_poll_timeout(api));
+		int timeout = api->stopping ? 20 : api->resumed ? 0 : api_poll_timeout(api);
+		int n = poll(fds, api->stopping ? 1 : 2, timeout);
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
@@ -800,6 +734,7 @@ int api_run(struct api *api, int stop_fd)
 			bus_wake_all(api->bus);
 			drain_deadline = util_now_ms() + 1000;
 		}
+		api->resumed = false;
 		MHD_run(api->daemon);
 		api_tick(api);
 		if (api->stopping) {
@@ -812,9 +747,12 @@ int api_run(struct api *api, int stop_fd)
 				break;
 		}
 	}
-	/* Counts still pending are sent now rather than lost. */
-	api->next_count_flush_ms = 0;
-	api_flush_counts(api, util_now_ms());
+	/*
+	 * Listener counts are soft state (events.c): nothing of them is kept. The
+	 * acknowledgements still waiting for their batch are applied now.
+	 */
+	api->dirty_count = 0;
+	events_ack_flush(api, util_now_ms(), true);
 	return 0;
 }
 
@@ -831,5 +769,6 @@ void api_free(struct api *api)
 	free(api->relay_address);
 	free(api->relay_public_key);
 	free(api->dirty_rooms);
+	events_free(api);
 	free(api);
 }

@@ -15,6 +15,7 @@
 #include "api.h"
 #include "auth.h"
 #include "bus.h"
+#include "idmap.h"
 #include "store.h"
 
 /* Body limits in bytes: every request body, and the key-batch endpoint. */
@@ -31,6 +32,19 @@
 #define API_TICKET_TTL_MS 60000
 /* Listener counts are sent at most this often per room. */
 #define API_COUNT_INTERVAL_MS 1000
+/* Acknowledged events are deleted in batches: this often, or this many users at once. */
+#define API_ACK_INTERVAL_MS 200
+#define API_ACK_BATCH_MAX 4096
+/*
+ * Each connection's memory pool in MHD: request line, headers and the read buffer
+ * through which bodies stream in chunks (a body is never held in it whole). MHD
+ * clears the pool for every request on a kept-alive connection, so its size is
+ * paid at every long-poll: 16 KiB is ample for salond's small headers.
+ */
+#define API_CONNECTION_MEMORY (16 * 1024)
+/* File descriptors kept out of MHD's connection limit, and the limit's ceiling. */
+#define API_FD_RESERVE 64
+#define API_CONNECTIONS_MAX 65536
 
 struct api {
 	struct MHD_Daemon *daemon;
@@ -44,10 +58,23 @@ struct api {
 	uint16_t port;
 	bool tls;
 	bool stopping;
+	/*
+	 * A long-poll was resumed during this turn of the loop: MHD answers it only
+	 * in its next MHD_run(), so the loop must not sleep before that.
+	 */
+	bool resumed;
 	/* Rooms whose listener count changed since the last flush. */
 	uint64_t *dirty_rooms;
 	size_t dirty_count, dirty_cap;
 	uint64_t next_count_flush_ms;
+	/* The event streams (events.c): user id -> struct events_user. */
+	struct idmap event_users;
+	/* Current listener counts: room id -> struct events_room. */
+	struct idmap event_rooms;
+	/* Users whose acknowledgement waits for the next batch. */
+	uint64_t *ack_users;
+	size_t ack_len, ack_cap;
+	uint64_t next_ack_flush_ms;
 };
 
 struct api_route;
@@ -110,5 +137,25 @@ enum MHD_Result rooms_keys(struct api_request *req);
 enum MHD_Result rooms_chat(struct api_request *req);
 /* Sends the coalesced listener counts of one room to its members. */
 int rooms_send_counts(struct api *api, uint64_t room_id);
+
+/* The event stream (events.c). GET /v1/events. */
+enum MHD_Result events_get(struct api_request *req);
+/*
+ * Makes speakers and listeners the room's current counts and, when they changed,
+ * marks every member's stream so that its next answer carries a listener_count
+ * event, and wakes the members' long-polls. Writes nothing to the store.
+ */
+void events_counts_publish(struct api *api, uint64_t room_id, uint32_t speakers,
+			   uint32_t listeners);
+/* Forgets the counts of an ended room. */
+void events_counts_forget(struct api *api, uint64_t room_id);
+/*
+ * Deletes the acknowledged events in one transaction when the batch is due (every
+ * API_ACK_INTERVAL_MS or API_ACK_BATCH_MAX users) or when force is set. A failure
+ * is logged; the rows are deleted by a later acknowledgement.
+ */
+void events_ack_flush(struct api *api, uint64_t now_ms, bool force);
+/* Frees the streams' state (not the store's rows). */
+void events_free(struct api *api);
 
 #endif

@@ -1,19 +1,29 @@
 /*
- * bus.c - in-process event bus: the store holds the events, a list holds the
- * waiters. A few thousand long-polls at most per process, so a list is enough.
+ * bus.c - in-process event bus: the store holds the events; a hash table by user
+ * and a heap by deadline hold the waiters; the places of soft events live here.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "bus.h"
+#include "idmap.h"
+#include "log.h"
 #include "util.h"
 
+struct bus_user {
+	uint64_t id;
+	struct bus_waiter *waiters; /* doubly linked through prev/next */
+	uint64_t soft_seq;          /* last place handed out for a soft event; 0: none */
+};
+
 struct bus_waiter {
-	struct bus_waiter *next;
-	uint64_t user_id;
+	struct bus_user *user;
+	struct bus_waiter *prev, *next;
+	size_t heap_index;
 	uint64_t deadline_ms;
 	bus_wake_fn fn;
 	void *arg;
@@ -21,47 +31,174 @@ struct bus_waiter {
 
 struct bus {
 	struct store *store;
-	struct bus_waiter *waiters;
-	unsigned int count;
+	struct idmap users; /* user id -> struct bus_user */
+	struct bus_waiter **heap; /* a binary min-heap on deadline_ms */
+	size_t heap_count, heap_cap;
 };
 
-struct bus *bus_new(struct store *store)
+int bus_new(struct store *store, struct bus **out)
 {
-	struct bus *bus = xcalloc(1, sizeof(*bus));
+	struct bus *bus;
+	int64_t clean = 1;
+	int ret = store_state_get(store, BUS_CLEAN_STATE, &clean);
 
+	/* A database that never recorded a stop never handed out soft places. */
+	if (ret == -ENOENT) {
+		clean = 1;
+		ret = 0;
+	}
+	if (ret == 0 && clean == 0) {
+		log_warn("salond did not stop cleanly: event sequences skip %d", BUS_SOFT_SEQ_MAX);
+		ret = store_event_seq_skip(store, BUS_SOFT_SEQ_MAX);
+	}
+	if (ret == 0)
+		ret = store_state_set(store, BUS_CLEAN_STATE, 0);
+	if (ret < 0)
+		return ret;
+	bus = xcalloc(1, sizeof(*bus));
 	bus->store = store;
-	return bus;
+	*out = bus;
+	return 0;
+}
+
+/* Records every place handed out for a soft event, then the clean stop. */
+static void bus_record_stop(struct bus *bus)
+{
+	struct bus_user *user;
+	size_t pos = 0;
+	uint64_t id;
+	int ret = store_begin(bus->store);
+
+	while (ret == 0 && (user = idmap_next(&bus->users, &pos, &id)) != NULL)
+		if (user->soft_seq != 0)
+			ret = store_user_seq_raise(bus->store, id, user->soft_seq);
+	if (ret == 0)
+		ret = store_state_set(bus->store, BUS_CLEAN_STATE, 1);
+	if (ret == 0)
+		ret = store_commit(bus->store);
+	if (ret < 0) {
+		store_rollback(bus->store);
+		log_error("cannot record the event sequences at stop (%d)", ret);
+	}
 }
 
 void bus_free(struct bus *bus)
 {
+	struct bus_user *user;
+	size_t pos = 0;
+	uint64_t id;
+
 	if (bus == NULL)
 		return;
 	bus_wake_all(bus);
+	bus_record_stop(bus);
+	while ((user = idmap_next(&bus->users, &pos, &id)) != NULL)
+		free(user);
+	idmap_clear(&bus->users);
+	free(bus->heap);
 	free(bus);
 }
 
-/*
- * Unlinks every waiter for which match() holds and calls them after the list is
- * consistent again, since a wake function may register a new waiter.
- */
-static void bus_wake_matching(struct bus *bus, bool (*match)(const struct bus_waiter *w,
-							       uint64_t value), uint64_t value)
+static struct bus_user *bus_user_get(struct bus *bus, uint64_t user_id)
 {
-	struct bus_waiter **link = &bus->waiters, *woken = NULL;
+	struct bus_user *user = idmap_get(&bus->users, user_id);
 
-	while (*link != NULL) {
-		struct bus_waiter *waiter = *link;
-
-		if (match(waiter, value)) {
-			*link = waiter->next;
-			waiter->next = woken;
-			woken = waiter;
-			bus->count--;
-		} else {
-			link = &waiter->next;
-		}
+	if (user == NULL) {
+		user = xcalloc(1, sizeof(*user));
+		user->id = user_id;
+		idmap_put(&bus->users, user_id, user);
 	}
+	return user;
+}
+
+/* Forgets a user record that holds nothing any more. */
+static void bus_user_release(struct bus *bus, struct bus_user *user)
+{
+	if (user->waiters == NULL && user->soft_seq == 0) {
+		idmap_remove(&bus->users, user->id);
+		free(user);
+	}
+}
+
+/* The heap. */
+
+static void bus_heap_set(struct bus *bus, size_t index, struct bus_waiter *waiter)
+{
+	bus->heap[index] = waiter;
+	waiter->heap_index = index;
+}
+
+static void bus_heap_up(struct bus *bus, size_t index)
+{
+	struct bus_waiter *waiter = bus->heap[index];
+
+	while (index > 0) {
+		size_t parent = (index - 1) / 2;
+
+		if (bus->heap[parent]->deadline_ms <= waiter->deadline_ms)
+			break;
+		bus_heap_set(bus, index, bus->heap[parent]);
+		index = parent;
+	}
+	bus_heap_set(bus, index, waiter);
+}
+
+static void bus_heap_down(struct bus *bus, size_t index)
+{
+	struct bus_waiter *waiter = bus->heap[index];
+
+	for (;;) {
+		size_t child = 2 * index + 1;
+
+		if (child >= bus->heap_count)
+			break;
+		if (child + 1 < bus->heap_count &&
+		    bus->heap[child + 1]->deadline_ms < bus->heap[child]->deadline_ms)
+			child++;
+		if (waiter->deadline_ms <= bus->heap[child]->deadline_ms)
+			break;
+		bus_heap_set(bus, index, bus->heap[child]);
+		index = child;
+	}
+	bus_heap_set(bus, index, waiter);
+}
+
+static void bus_heap_remove(struct bus *bus, struct bus_waiter *waiter)
+{
+	size_t index = waiter->heap_index;
+	struct bus_waiter *last = bus->heap[--bus->heap_count];
+
+	if (last == waiter)
+		return;
+	bus_heap_set(bus, index, last);
+	if (index > 0 && bus->heap[(index - 1) / 2]->deadline_ms > last->deadline_ms)
+		bus_heap_up(bus, index);
+	else
+		bus_heap_down(bus, index);
+}
+
+/* Takes the waiter out of the heap and its user's list; the user may go too. */
+static void bus_unlink(struct bus *bus, struct bus_waiter *waiter)
+{
+	struct bus_user *user = waiter->user;
+
+	bus_heap_remove(bus, waiter);
+	if (waiter->prev != NULL)
+		waiter->prev->next = waiter->next;
+	else
+		user->waiters = waiter->next;
+	if (waiter->next != NULL)
+		waiter->next->prev = waiter->prev;
+	bus_user_release(bus, user);
+}
+
+/*
+ * Calls and frees a chain of unlinked waiters (linked through next). They are
+ * called only once every structure is consistent again, since a wake function
+ * may register a new waiter.
+ */
+static void bus_call(struct bus_waiter *woken)
+{
 	while (woken != NULL) {
 		struct bus_waiter *waiter = woken;
 
@@ -71,85 +208,123 @@ static void bus_wake_matching(struct bus *bus, bool (*match)(const struct bus_wa
 	}
 }
 
-static bool bus_match_user(const struct bus_waiter *waiter, uint64_t user_id)
+void bus_wake(struct bus *bus, uint64_t user_id)
 {
-	return waiter->user_id == user_id;
-}
+	struct bus_user *user = idmap_get(&bus->users, user_id);
+	struct bus_waiter *woken = NULL;
 
-static bool bus_match_expired(const struct bus_waiter *waiter, uint64_t now_ms)
-{
-	return waiter->deadline_ms <= now_ms;
-}
+	while (user != NULL && user->waiters != NULL) {
+		struct bus_waiter *waiter = user->waiters;
+		bool last = waiter->next == NULL;
 
-static bool bus_match_all(const struct bus_waiter *waiter, uint64_t unused)
-{
-	(void)waiter;
-	(void)unused;
-	return true;
+		/* Unlinking the last waiter may free the user record. */
+		bus_unlink(bus, waiter);
+		waiter->next = woken;
+		woken = waiter;
+		if (last)
+			break;
+	}
+	bus_call(woken);
 }
 
 int bus_publish(struct bus *bus, uint64_t user_id, const char *body)
 {
+	struct bus_user *user = idmap_get(&bus->users, user_id);
 	uint64_t seq;
-	int ret = store_event_add(bus->store, user_id, body, (int64_t)time(NULL), &seq);
+	int ret = store_event_add(bus->store, user_id, body, (int64_t)time(NULL),
+				  user != NULL ? user->soft_seq : 0, &seq);
 
 	/*
 	 * Waking before the transaction commits is safe: a woken long-poll runs only
 	 * after the current handler returns, and it re-reads the store then.
 	 */
 	if (ret == 0)
-		bus_wake_matching(bus, bus_match_user, user_id);
+		bus_wake(bus, user_id);
 	return ret;
+}
+
+int bus_soft_seq(struct bus *bus, uint64_t user_id, uint64_t *seq)
+{
+	struct bus_user *user;
+	uint64_t stored, next;
+	int ret = store_user_last_seq(bus->store, user_id, &stored);
+
+	if (ret < 0)
+		return ret;
+	user = bus_user_get(bus, user_id);
+	next = (user->soft_seq > stored ? user->soft_seq : stored) + 1;
+	/*
+	 * Keep within BUS_SOFT_SEQ_MAX of the stored sequence, which is what a
+	 * restart after a crash skips: record the place once in a while.
+	 */
+	if (next - stored >= BUS_SOFT_SEQ_MAX) {
+		ret = store_user_seq_raise(bus->store, user_id, next);
+		if (ret < 0) {
+			bus_user_release(bus, user);
+			return ret;
+		}
+	}
+	user->soft_seq = next;
+	*seq = next;
+	return 0;
 }
 
 struct bus_waiter *bus_wait(struct bus *bus, uint64_t user_id, uint64_t deadline_ms,
 			    bus_wake_fn fn, void *arg)
 {
+	struct bus_user *user = bus_user_get(bus, user_id);
 	struct bus_waiter *waiter = xcalloc(1, sizeof(*waiter));
 
-	waiter->user_id = user_id;
+	waiter->user = user;
 	waiter->deadline_ms = deadline_ms;
 	waiter->fn = fn;
 	waiter->arg = arg;
-	waiter->next = bus->waiters;
-	bus->waiters = waiter;
-	bus->count++;
+	waiter->next = user->waiters;
+	if (user->waiters != NULL)
+		user->waiters->prev = waiter;
+	user->waiters = waiter;
+	if (bus->heap_count == bus->heap_cap) {
+		bus->heap_cap = bus->heap_cap ? bus->heap_cap * 2 : 64;
+		bus->heap = xreallocarray(bus->heap, bus->heap_cap, sizeof(*bus->heap));
+	}
+	bus_heap_set(bus, bus->heap_count++, waiter);
+	bus_heap_up(bus, waiter->heap_index);
 	return waiter;
 }
 
 void bus_cancel(struct bus *bus, struct bus_waiter *waiter)
 {
-	for (struct bus_waiter **link = &bus->waiters; *link != NULL; link = &(*link)->next) {
-		if (*link == waiter) {
-			*link = waiter->next;
-			bus->count--;
-			free(waiter);
-			return;
-		}
-	}
+	bus_unlink(bus, waiter);
+	free(waiter);
 }
 
 void bus_expire(struct bus *bus, uint64_t now_ms)
 {
-	bus_wake_matching(bus, bus_match_expired, now_ms);
+	struct bus_waiter *woken = NULL, **tail = &woken;
+
+	/* Called in deadline order: the longest-waiting request is answered first. */
+	while (bus->heap_count > 0 && bus->heap[0]->deadline_ms <= now_ms) {
+		struct bus_waiter *waiter = bus->heap[0];
+
+		bus_unlink(bus, waiter);
+		waiter->next = NULL;
+		*tail = waiter;
+		tail = &waiter->next;
+	}
+	bus_call(woken);
 }
 
 uint64_t bus_next_deadline(const struct bus *bus)
 {
-	uint64_t next = UINT64_MAX;
-
-	for (const struct bus_waiter *w = bus->waiters; w != NULL; w = w->next)
-		if (w->deadline_ms < next)
-			next = w->deadline_ms;
-	return next;
+	return bus->heap_count > 0 ? bus->heap[0]->deadline_ms : UINT64_MAX;
 }
 
 void bus_wake_all(struct bus *bus)
 {
-	bus_wake_matching(bus, bus_match_all, 0);
+	bus_expire(bus, UINT64_MAX);
 }
 
 unsigned int bus_waiter_count(const struct bus *bus)
 {
-	return bus->count;
+	return (unsigned int)bus->heap_count;
 }

@@ -13,6 +13,7 @@ src_server_libsalond_a_SOURCES += \
 	src/server/api.c src/server/api.h src/server/api_internal.h \
 	src/server/auth.c src/server/auth.h \
 	src/server/bus.c src/server/bus.h \
+	src/server/events.c src/server/idmap.c src/server/idmap.h \
 	src/server/field.c src/server/field.h \
 	src/server/rooms.c \
 	src/server/store.c src/server/store.h

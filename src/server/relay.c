@@ -36,6 +36,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -1361,4 +1362,36 @@ void relay_get_stats(struct relay *relay, struct relay_stats *stats)
 
 	for (size_t i = 0; i < sizeof(*stats) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+int relay_thread_cpu_ns(struct relay *relay, uint64_t *ns)
+{
+	clockid_t clock;
+	struct timespec ts;
+	int rc;
+
+	if (!relay->running)
+		return -ESRCH;
+	rc = pthread_getcpuclockid(relay->thread, &clock);
+	if (rc != 0)
+		return -rc;
+	if (clock_gettime(clock, &ts) < 0)
+		return -errno;
+	*ns = (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+	return 0;
+}
+
+/* TEST HOOK: see relay.h. The same path as relay_receive(), one datagram at a time. */
+void relay_handle_datagram_for_test(struct relay *relay, const uint8_t *buf, size_t len,
+				    const struct sockaddr_storage *from, socklen_t from_len)
+{
+	if (relay->running)
+		fatal("relay_handle_datagram_for_test: the relay thread is running");
+	relay_run_commands(relay);
+	STAT_ADD(relay, received, 1);
+	if (len > WIRE_MAX_DATAGRAM) {
+		STAT_ADD(relay, drop_malformed, 1);
+		return;
+	}
+	relay_handle_datagram(relay, buf, len, from, from_len, util_now_ms());
 }

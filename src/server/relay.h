@@ -94,4 +94,23 @@ void relay_room_end(struct relay *relay, uint64_t room_id);
 /* A snapshot of the counters. */
 void relay_get_stats(struct relay *relay, struct relay_stats *stats);
 
+/*
+ * TEST HOOK (for fuzz/fuzz-relay.c; not for salond). Handles one datagram of len
+ * bytes from address from synchronously on the calling thread, through the same
+ * code the relay thread runs for a datagram it received (after running the queued
+ * commands, such as relay_ticket_add(), as the thread does before each batch).
+ * Replies go out on the relay's socket as usual. Only while the relay thread is not
+ * started: aborts through fatal() otherwise.
+ */
+void relay_handle_datagram_for_test(struct relay *relay, const uint8_t *buf, size_t len,
+				    const struct sockaddr_storage *from, socklen_t from_len);
+
+/*
+ * CPU time the relay thread has used so far, in nanoseconds, read from the
+ * thread's CPU clock (for benchmarks). Returns 0 and fills *ns, -ESRCH when the
+ * relay is not running, or another negative errno from the clock. Call from the
+ * thread that owns the relay (the one that called relay_start()).
+ */
+int relay_thread_cpu_ns(struct relay *relay, uint64_t *ns);
+
 #endif

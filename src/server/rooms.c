@@ -6,7 +6,8 @@
  * speakers) get every membership event, because they seal audio keys to every
  * member. Listeners get stage changes (roles, hands, mutes, recording, stage
  * joins and leaves) and a listener count coalesced to at most one event per room
- * per second, never one event per listener join: that would be O(n^2).
+ * per second, never one event per listener join: that would be O(n^2). The count
+ * is not stored (events.c generates it when a stream is answered).
  *
  * Every change and the events that report it are written in one transaction.
  */
@@ -105,23 +106,14 @@ static void rooms_relay_speaker(struct api *api, const struct store_member *memb
 int rooms_send_counts(struct api *api, uint64_t room_id)
 {
 	struct store_room room;
-	json_t *event;
-	int ret;
+	int ret = store_room_get(api->store, room_id, &room);
 
-	if (store_room_get(api->store, room_id, &room) < 0 || room.ended != 0)
+	if (ret == -ENOENT || (ret == 0 && room.ended != 0)) {
+		events_counts_forget(api, room_id);
 		return 0;
-	ret = store_begin(api->store);
-	if (ret < 0)
-		return ret;
-	event = rooms_event("listener_count", room_id);
-	json_object_set_new(event, "speakers", json_integer(room.speakers));
-	json_object_set_new(event, "listeners", json_integer(room.listeners));
-	ret = api_publish_room(api, room_id, false, 0, event);
-	json_decref(event);
+	}
 	if (ret == 0)
-		ret = store_commit(api->store);
-	if (ret < 0)
-		store_rollback(api->store);
+		events_counts_publish(api, room_id, room.speakers, room.listeners);
 	return ret;
 }
 
@@ -258,6 +250,7 @@ enum MHD_Result rooms_end(struct api_request *req)
 		return rooms_fail(req, ret, "room_not_found");
 	if (api->relay != NULL)
 		relay_room_end(api->relay, room.id);
+	events_counts_forget(api, room.id);
 	log_info("room %" PRIu64 " ended", room.id);
 	return api_reply(req, MHD_HTTP_NO_CONTENT, NULL);
 }
@@ -370,6 +363,7 @@ enum MHD_Result rooms_leave(struct api_request *req)
 	if (self.role == STORE_ROLE_HOST) {
 		if (api->relay != NULL)
 			relay_room_end(api->relay, room.id);
+		events_counts_forget(api, room.id);
 	} else {
 		if (api->relay != NULL)
 			relay_member_remove(api->relay, room.id, self.member_id, WIRE_CLOSE_BYE);

@@ -79,7 +79,25 @@ static const char *const store_migrations[] = {
 	" body TEXT NOT NULL,"
 	" created BIGINT NOT NULL,"
 	" PRIMARY KEY (user_id, seq));",
+	/*
+	 * 2: rooms of thousands, and thousands of rooms. A room's stage and counts are
+	 * read on every join: members_room_role makes the stage an equality lookup and
+	 * the counts index-only. rooms_live returns the room list in its order (newest
+	 * first), so listing stops after the first page instead of sorting every room.
+	 */
+	"CREATE INDEX members_room_role ON members(room_id, role);"
+	"CREATE INDEX rooms_live ON rooms(ended, created DESC, id);",
+	/*
+	 * 3: listener counts are no longer stored as events (bus.h, "soft events");
+	 * the bus records here whether the last stop was clean.
+	 */
+	"CREATE TABLE server_state ("
+	" name TEXT PRIMARY KEY,"
+	" value BIGINT NOT NULL);",
 };
+
+_Static_assert(ARRAY_SIZE(store_migrations) == STORE_SCHEMA_VERSION,
+	       "STORE_SCHEMA_VERSION must count the migrations");
 
 static const char *const store_role_names[] = {
 	[STORE_ROLE_LISTENER] = "listener",
@@ -278,6 +296,13 @@ int store_open(const char *path, struct store **out)
 		ret = store_exec(store, "PRAGMA foreign_keys = ON", "foreign keys");
 	if (ret == 0)
 		ret = store_exec(store, "PRAGMA synchronous = NORMAL", "synchronous");
+	/*
+	 * A room of 10,000 touches 10,000 users, tokens and event rows at each stage
+	 * change: keep them in the page cache (64 MiB) rather than the default 2 MiB,
+	 * which makes SQLite read the same pages back from the kernel every time.
+	 */
+	if (ret == 0)
+		ret = store_exec(store, "PRAGMA cache_size = -65536", "cache size");
 	if (ret == 0)
 		ret = store_migrate(store);
 	if (ret < 0) {
@@ -524,7 +549,8 @@ int store_token_delete(struct store *store, const uint8_t hash[32])
 
 #define STORE_ROOM_SELECT                                                                  \
 	"SELECT r.id, r.title, r.topic, r.public, r.host_id, r.created, r.ended,"          \
-	" (SELECT COUNT(*) FROM members m WHERE m.room_id = r.id AND m.role <> 'listener'),"\
+	" (SELECT COUNT(*) FROM members m WHERE m.room_id = r.id"                          \
+	"  AND m.role IN ('host', 'moderator', 'speaker')),"                                \
 	" (SELECT COUNT(*) FROM members m WHERE m.room_id = r.id AND m.role = 'listener')"  \
 	" FROM rooms r "
 
@@ -817,7 +843,8 @@ int store_member_list(struct store *store, uint64_t room_id, bool stage_only,
 {
 	static const char all[] = STORE_MEMBER_SELECT "WHERE m.room_id = ? ORDER BY m.member_id";
 	static const char stage[] = STORE_MEMBER_SELECT
-		"WHERE m.room_id = ? AND m.role <> 'listener' ORDER BY m.member_id";
+		"WHERE m.room_id = ? AND m.role IN ('host', 'moderator', 'speaker')"
+		" ORDER BY m.member_id";
 	sqlite3_stmt *stmt = store_stmt(store, stage_only ? stage : all);
 	struct store_member member;
 	int rc, ret = 0;
@@ -841,8 +868,9 @@ int store_member_user_ids(struct store *store, uint64_t room_id, bool stage_only
 			  uint64_t **ids, size_t *count)
 {
 	static const char all[] = "SELECT user_id FROM members WHERE room_id = ?";
+	/* Spelled as equalities so that members_room_role finds the stage directly. */
 	static const char stage[] = "SELECT user_id FROM members WHERE room_id = ?"
-				    " AND role <> 'listener'";
+				    " AND role IN ('host', 'moderator', 'speaker')";
 	sqlite3_stmt *stmt = store_stmt(store, stage_only ? stage : all);
 
 	if (stmt == NULL)
@@ -854,10 +882,11 @@ int store_member_user_ids(struct store *store, uint64_t room_id, bool stage_only
 /* Events. */
 
 int store_event_add(struct store *store, uint64_t user_id, const char *body, int64_t now,
-		    uint64_t *seq)
+		    uint64_t floor, uint64_t *seq)
 {
-	static const char next[] = "UPDATE users SET last_seq = last_seq + 1 WHERE id = ?"
-				   " RETURNING last_seq";
+	static const char next[] = "UPDATE users SET last_seq ="
+				   " CASE WHEN last_seq > ? THEN last_seq ELSE ? END + 1"
+				   " WHERE id = ? RETURNING last_seq";
 	static const char sql[] = "INSERT INTO events (user_id, seq, body, created)"
 				  " VALUES (?, ?, ?, ?)";
 	sqlite3_stmt *stmt = store_stmt(store, next);
@@ -865,7 +894,9 @@ int store_event_add(struct store *store, uint64_t user_id, const char *body, int
 
 	if (stmt == NULL)
 		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)floor);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)floor);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)user_id);
 	rc = sqlite3_step(stmt);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(stmt);
@@ -919,4 +950,81 @@ int store_event_ack(struct store *store, uint64_t user_id, uint64_t upto)
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)upto);
 	return store_step_done(store, stmt, "event ack");
+}
+
+int store_user_last_seq(struct store *store, uint64_t user_id, uint64_t *seq)
+{
+	static const char sql[] = "SELECT last_seq FROM users WHERE id = ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*seq = (uint64_t)sqlite3_column_int64(stmt, 0);
+	else if (rc == SQLITE_DONE)
+		ret = -ENOENT;
+	else
+		ret = store_error(store, rc, "last seq");
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+int store_user_seq_raise(struct store *store, uint64_t user_id, uint64_t seq)
+{
+	static const char sql[] = "UPDATE users SET last_seq = ? WHERE id = ? AND last_seq < ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)seq);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)user_id);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)seq);
+	return store_step_done(store, stmt, "seq raise");
+}
+
+int store_event_seq_skip(struct store *store, unsigned int count)
+{
+	static const char sql[] = "UPDATE users SET last_seq = last_seq + ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, count);
+	return store_step_done(store, stmt, "seq skip");
+}
+
+int store_state_get(struct store *store, const char *name, int64_t *value)
+{
+	static const char sql[] = "SELECT value FROM server_state WHERE name = ?";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+	int rc, ret = 0;
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*value = sqlite3_column_int64(stmt, 0);
+	else if (rc == SQLITE_DONE)
+		ret = -ENOENT;
+	else
+		ret = store_error(store, rc, "state get");
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+int store_state_set(struct store *store, const char *name, int64_t value)
+{
+	static const char sql[] = "INSERT INTO server_state (name, value) VALUES (?, ?)"
+				  " ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, value);
+	return store_step_done(store, stmt, "state set");
 }

@@ -34,7 +34,7 @@
 #define STORE_TOPIC_BUF (STORE_TOPIC_MAX * 4 + 1)
 
 /* The schema version this build writes (migrations 1..STORE_SCHEMA_VERSION). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 
@@ -153,13 +153,28 @@ int store_member_user_ids(struct store *store, uint64_t room_id, bool stage_only
 
 /*
  * Per-user events. add appends body (JSON text) with the user's next sequence
- * number, returned in *seq. list calls fn for events with seq > after, in order,
- * up to limit. ack deletes the events with seq <= upto.
+ * number, returned in *seq: one more than the larger of the user's last number
+ * and floor (which lets numbers handed out for events that are not stored stay
+ * unique). list calls fn for events with seq > after, in order, up to limit. ack
+ * deletes the events with seq <= upto.
  */
 int store_event_add(struct store *store, uint64_t user_id, const char *body, int64_t now,
-		    uint64_t *seq);
+		    uint64_t floor, uint64_t *seq);
 int store_event_list(struct store *store, uint64_t user_id, uint64_t after, unsigned int limit,
 		     int (*fn)(uint64_t seq, const char *body, void *arg), void *arg);
 int store_event_ack(struct store *store, uint64_t user_id, uint64_t upto);
+/* The user's last sequence number (0 before any event); -ENOENT: no such user. */
+int store_user_last_seq(struct store *store, uint64_t user_id, uint64_t *seq);
+/* Raises the user's last sequence number to seq (never lowers it). */
+int store_user_seq_raise(struct store *store, uint64_t user_id, uint64_t seq);
+/* Adds count to every user's last sequence number. */
+int store_event_seq_skip(struct store *store, unsigned int count);
+
+/*
+ * Small named integers of the server's own (schema version 3). get: -ENOENT when
+ * the name was never set. set creates or replaces.
+ */
+int store_state_get(struct store *store, const char *name, int64_t *value);
+int store_state_set(struct store *store, const char *name, int64_t value);
 
 #endif

@@ -1,0 +1,155 @@
+/*
+ * frontend.c - helpers shared by salon's front ends: signals, exit codes, room ids.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "frontend.h"
+#include "i18n.h"
+#include "util.h"
+
+int frontend_signals_open(void)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	return fd;
+}
+
+void frontend_signals_reset_child(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	signal(SIGPIPE, SIG_DFL);
+}
+
+int frontend_signals_read(int fd)
+{
+	struct signalfd_siginfo info;
+
+	if (fd < 0 || read(fd, &info, sizeof(info)) != (ssize_t)sizeof(info))
+		return 0;
+	return (int)info.ssi_signo;
+}
+
+enum frontend_exit frontend_exit_for_error(const char *code)
+{
+	static const struct {
+		const char *code;
+		enum frontend_exit status;
+	} table[] = {
+		{"room_not_found", FRONTEND_EXIT_NOT_FOUND},
+		{"user_not_found", FRONTEND_EXIT_NOT_FOUND},
+		{"member_not_found", FRONTEND_EXIT_NOT_FOUND},
+		{"not_found", FRONTEND_EXIT_NOT_FOUND},
+		{"unreachable", FRONTEND_EXIT_UNREACHABLE},
+		{"network", FRONTEND_EXIT_UNREACHABLE},
+		{"connect", FRONTEND_EXIT_UNREACHABLE},
+		{"server_unreachable", FRONTEND_EXIT_UNREACHABLE},
+		{"no_audio", FRONTEND_EXIT_NO_AUDIO},
+		{"audio", FRONTEND_EXIT_NO_AUDIO},
+		{"key_changed", FRONTEND_EXIT_KEY_CHANGED},
+	};
+
+	if (code == NULL)
+		return FRONTEND_EXIT_ERROR;
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		if (strcmp(code, table[i].code) == 0)
+			return table[i].status;
+	return FRONTEND_EXIT_ERROR;
+}
+
+const char *frontend_audio_hint(void)
+{
+	return _("salon: no usable sound device. Speak from or record to files with --play FILE "
+		 "and --record FILE, listen to nothing with --listen-only --output null, or pick "
+		 "devices from 'salon devices' with --input and --output.\n");
+}
+
+int frontend_parse_room(const char *text, uint64_t *room)
+{
+	char *end;
+	unsigned long long value;
+
+	if (text == NULL || text[0] < '0' || text[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	value = strtoull(text, &end, 10);
+	if (errno != 0 || *end != '\0' || value == 0 || value >= (1ULL << 53))
+		return -EINVAL;
+	*room = value;
+	return 0;
+}
+
+int frontend_find_room(const json_t *rooms_data, const char *title, uint64_t *room)
+{
+	const json_t *rooms = json_object_get(rooms_data, "rooms");
+	size_t i;
+	json_t *item;
+
+	json_array_foreach(rooms, i, item) {
+		const char *t = frontend_str(item, "title", NULL);
+
+		if (t != NULL && strcmp(t, title) == 0 && frontend_u64(item, "id") != 0) {
+			*room = frontend_u64(item, "id");
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+const char *frontend_str(const json_t *object, const char *key, const char *fallback)
+{
+	const char *value = json_string_value(json_object_get(object, key));
+
+	return value != NULL ? value : fallback;
+}
+
+uint64_t frontend_u64(const json_t *object, const char *key)
+{
+	const json_t *value = json_object_get(object, key);
+
+	if (!json_is_integer(value) || json_integer_value(value) < 0)
+		return 0;
+	return (uint64_t)json_integer_value(value);
+}
+
+int frontend_wait(const struct engine *engine, int signal_fd, int timeout_ms)
+{
+	struct pollfd fds[2] = {
+		{.fd = engine_fd(engine), .events = POLLIN},
+		{.fd = signal_fd, .events = POLLIN},
+	};
+	int ret;
+
+	do
+		ret = poll(fds, signal_fd >= 0 ? 2 : 1, timeout_ms);
+	while (ret < 0 && errno == EINTR);
+	if (ret < 0)
+		return -errno;
+	if (ret == 0)
+		return 0;
+	if (signal_fd >= 0 && (fds[1].revents & POLLIN))
+		return 2;
+	return 1;
+}

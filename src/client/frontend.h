@@ -1,0 +1,93 @@
+/*
+ * frontend.h - what salon's front ends (plain, bot, one-shot subcommands) share:
+ * the options main.c gathers, exit codes, signal handling and small helpers over
+ * engine events.
+ *
+ * Front ends run on the main thread only; they talk to the engine through engine.h
+ * and own the terminal. Errors as in util.h.
+ */
+#ifndef SALON_FRONTEND_H
+#define SALON_FRONTEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+/* salon's exit status, documented in man/salon.1 (EXIT STATUS). */
+enum frontend_exit {
+	FRONTEND_EXIT_OK = 0,
+	FRONTEND_EXIT_ERROR = 1,       /* any other failure */
+	FRONTEND_EXIT_USAGE = 2,       /* bad command line */
+	FRONTEND_EXIT_UNREACHABLE = 3, /* the server (or the local salond) cannot be reached */
+	FRONTEND_EXIT_NOT_FOUND = 4,   /* no such room or user */
+	FRONTEND_EXIT_NO_AUDIO = 5,    /* an audio device cannot be opened */
+	FRONTEND_EXIT_KEY_CHANGED = 6, /* a peer's identity key differs from its pin */
+};
+
+/* Everything main.c decided from the command line, the config file and defaults. */
+struct frontend_options {
+	struct engine_options engine;
+	bool ascii;            /* sanitize to ASCII (non-UTF-8 terminal or --ascii) */
+	bool quiet;            /* -q: only errors */
+	bool json;             /* --json: machine-readable answers (rooms, create, ...) */
+	const char *room;      /* room to join at start (id or title), or NULL */
+	bool listen_only;      /* join without speaking */
+	double for_seconds;    /* join: leave after this long; 0 means no limit */
+	const char *topic;     /* create */
+	bool private_room;     /* create */
+	const char *local_note; /* shown once by plain mode in local mode, or NULL */
+};
+
+/*
+ * Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (threads started later
+ * inherit the mask, so only the front end sees them) and returns a signalfd that
+ * reads them, or a negative errno value. Also ignores SIGPIPE, as the pipe audio
+ * backend and a bot's reader going away require. Call it before engine_start().
+ */
+int frontend_signals_open(void);
+
+/*
+ * For a child process between fork() and exec(): unblocks every signal and puts
+ * SIGPIPE back to its default, undoing frontend_signals_open().
+ */
+void frontend_signals_reset_child(void);
+
+/* Reads one pending signal from the signalfd; returns its number, or 0 if none. */
+int frontend_signals_read(int fd);
+
+/*
+ * Maps an error code of an ENGINE_EV_ERROR event (the server's codes of doc/API.md
+ * and the engine's own) to an exit status.
+ */
+enum frontend_exit frontend_exit_for_error(const char *code);
+
+/*
+ * Parses a room id (decimal, 1..2^53-1) into *room. Returns 0 or -EINVAL when text
+ * is not a room id (then it may be a title; see frontend_find_room()).
+ */
+int frontend_parse_room(const char *text, uint64_t *room);
+
+/*
+ * Looks for a live room whose title is title (exactly) in the data of an
+ * ENGINE_EV_ROOMS event. Returns 0 and its id in *room, or -ENOENT.
+ */
+int frontend_find_room(const json_t *rooms_data, const char *title, uint64_t *room);
+
+/* What to say when no sound device can be opened (translated, ends in '\n'). */
+const char *frontend_audio_hint(void);
+
+/* A string field of an event's data, or fallback when it is missing. */
+const char *frontend_str(const json_t *object, const char *key, const char *fallback);
+
+/* An integer field of an event's data, or 0 when it is missing. */
+uint64_t frontend_u64(const json_t *object, const char *key);
+
+/*
+ * Waits up to timeout_ms (negative: forever) for the engine's descriptor or the
+ * signalfd (when >= 0) to be readable. Returns 1 when the engine has events, 2 when
+ * a signal is waiting, 0 on timeout, or a negative errno value.
+ */
+int frontend_wait(const struct engine *engine, int signal_fd, int timeout_ms);
+
+#endif

@@ -1,0 +1,67 @@
+#!/bin/sh
+# e2e-restart.sh - salond dies (SIGKILL) in the middle of a room and comes back on the
+# same database and ports: both bots find their way back without being told (new
+# tickets from the API, new hop sessions with the relay) and bob hears alice again
+# within 5 seconds of the restart, measured from salond's port file reappearing to
+# bob's speaking_started event, and checked in bob's recording.
+#
+# Known to fail today (tests/local.mk lists it in XFAIL_TESTS): the bots reconnect to
+# the API at once, but their media sessions come back only when the hop session
+# times out (30 s without a datagram from the relay) - about 35 s after the restart.
+. "${top_srcdir:-.}/tests/e2e-lib.sh"
+
+"$AUDIO_TOOL" speech "$TMP/clip.wav" 4 5 >/dev/null
+e2e_start_salond --listen 127.0.0.1:0 --relay 127.0.0.1:0
+
+bot_start alice 3 --play "$TMP/clip.wav" --loop
+expect_event alice '.event == "connected"'
+send alice '{"cmd":"create","title":"Restart room"}'
+expect_event alice '.event == "room_created"'
+ROOM=$(printf '%s' "$LAST" | jq -r .room.id)
+client_start bob 4 --bot --server "$API" --name bob --input null --output "file:$TMP/bob.wav"
+expect_event bob '.event == "connected"'
+send bob "{\"cmd\":\"join\",\"room\":$ROOM}"
+expect_event bob '.event == "joined"'
+send alice "{\"cmd\":\"join\",\"room\":$ROOM}"
+expect_event alice '.event == "joined"'
+expect_event bob '.event == "speaking_started" and .name == "alice"'
+ok "bob hears alice (looping her clip) before the crash"
+
+kill -KILL "$SALOND_PID"
+wait "$SALOND_PID" 2>/dev/null || true
+SALOND_PID=
+KILLED=$(now_ms)
+CRASH_LINE=$(line_count bob)
+skip_to_end bob
+skip_to_end alice
+# Nobody tells the bots anything: the next lines they print are their own doing.
+e2e_start_salond --listen "127.0.0.1:$API_PORT" --relay "127.0.0.1:$RELAY_PORT"
+RESTARTED=$(now_ms)
+ok "salond killed with SIGKILL and restarted on the same database and ports ($((RESTARTED - KILLED)) ms later)"
+
+expect_event bob '.event == "speaking_started" and .name == "alice"'
+HEARD=$(now_ms)
+DELAY=$((HEARD - RESTARTED))
+echo "bob's events since the crash:"
+tail -n "+$((CRASH_LINE + 1))" "$TMP/bob.out" | grep -v listener_count | head -12 | cut -c1-160
+[ "$DELAY" -le 5000 ] || fail "bob heard alice again $DELAY ms after the restart (limit 5000)"
+ok "bob hears alice again $DELAY ms after the restart, with no command sent to either bot"
+# Let bob record a whole loop of the clip after the restart: compare aligns the clip
+# once, so the recording must hold it in one piece (48 kHz, 16-bit mono WAV).
+WAV_AT_HEARD=$(wc -c <"$TMP/bob.wav")
+wav_grew() { [ "$(wc -c <"$TMP/bob.wav")" -ge $((WAV_AT_HEARD + 96000 * 9 / 2)) ]; }
+wait_until 15 "4.5 s more of bob's recording" wav_grew
+
+# The recording says the same: speech energy after the restart, as loud as before.
+send bob '{"cmd":"quit"}'
+expect_event bob '.event == "quit"'
+wait_exit bob
+[ "$STATUS" -eq 0 ] || fail "bob exited with $STATUS"
+"$AUDIO_TOOL" compare "$TMP/clip.wav" "$TMP/bob.wav" 0.5 0 >"$TMP/compare.out" ||
+	fail "no clip in bob's recording: $(cat "$TMP/compare.out")"
+send alice '{"cmd":"quit"}'
+expect_event alice '.event == "quit"'
+wait_exit alice
+stop_salond
+ok "both bots quit cleanly and salond stops with status 0"
+echo "e2e-restart.sh: $CHECKS checks passed"

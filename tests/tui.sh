@@ -166,8 +166,17 @@ expect_focus carol "bob, host"
 ok "? lists every key (the configured ones too), with the cursor on the line read"
 
 # Nothing happens: nothing on the screen changes, and nothing is written at all.
-sleep 0.5 # let the last key's redraw reach tmux before the first capture
+# First wait (polling, with a deadline) until the last key's redraw has reached
+# tmux: two captures 0.2 s apart agree.
+deadline=$(($(date +%s) + 5))
 before=$(screen carol)
+while :; do
+	sleep 0.2
+	again=$(screen carol)
+	[ "$again" = "$before" ] && break
+	before=$again
+	[ "$(date +%s)" -lt "$deadline" ] || fail "the screen kept changing after the last key"
+done
 size_before=$(wc -c <"$TMP/carol.raw")
 sleep 2
 after=$(screen carol)

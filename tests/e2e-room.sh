@@ -54,8 +54,13 @@ member_join m1 "$ROOM" "$RELAY"
 send s1 "{\"cmd\":\"join\",\"room\":$ROOM}"
 # Joined and speaking_started may come in either order: the media thread is quick.
 expect_event s1 '.event == "speaking_started" and .name == "s1" and .self'
-jq -s -e 'any(.[]; .event == "joined" and .member.role == "host")' "$TMP/s1.out" >/dev/null ||
-	fail "s1 did not join as host"
+# The joined line may still be on its way: poll for it with a deadline.
+deadline=$(($(date +%s) + 15))
+until jq -s -e 'any(.[]; .event == "joined" and .member.role == "host")' "$TMP/s1.out" \
+	>/dev/null 2>&1; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "s1 did not join as host"
+	sleep 0.05
+done
 send s1 '{"cmd":"invite","user":"s2"}'
 send s1 '{"cmd":"invite","user":"s3"}'
 for who in s2 s3; do

@@ -113,6 +113,11 @@ tests_test_sanitize_LDADD = $(TEST_LIBS)
 tests_test_xdg_SOURCES = tests/test-xdg.c
 tests_test_xdg_CFLAGS = $(TEST_CFLAGS)
 tests_test_xdg_LDADD = $(TEST_LIBS)
+check_PROGRAMS += tests/test-file
+tests_test_file_SOURCES = tests/test-file.c
+tests_test_file_CFLAGS = $(TEST_CFLAGS)
+tests_test_file_LDADD = $(TEST_LIBS)
+TESTS += tests/test-file
 TESTS += tests/test-sanitize tests/test-xdg
 
 # The client's config file.

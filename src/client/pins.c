@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "encoding.h"
+#include "file.h"
 #include "i18n.h"
 #include "log.h"
 #include "pins.h"
@@ -380,50 +381,18 @@ bool pins_dirty(const struct pins *pins)
 	return pins->dirty;
 }
 
-/* Creates every missing directory above path with mode 0700 (like mkdir -p). */
-static int pins_make_parents(const char *path)
-{
-	char *copy = xstrdup(path);
-	int r = 0;
-
-	for (char *p = copy + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
-			r = -errno;
-			break;
-		}
-		*p = '/';
-	}
-	free(copy);
-	return r;
-}
-
 int pins_save(struct pins *pins)
 {
 	char key_text[IDENTITY_PUBLIC_LEN * 2];
-	char *tmp;
+	char *text = NULL;
+	size_t len = 0;
 	FILE *f;
-	int fd, r;
+	int r;
 
 	_Static_assert(sizeof(key_text) >= (IDENTITY_PUBLIC_LEN * 4 + 2) / 3 + 1, "key text");
-	r = pins_make_parents(pins->path);
-	if (r < 0)
-		return r;
-	tmp = xasprintf("%s.tmp.XXXXXX", pins->path);
-	/* mkstemp opens with O_EXCL and mode 0600; fchmod makes the mode explicit. */
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		r = -errno;
-		free(tmp);
-		return r;
-	}
-	if (fchmod(fd, 0600) < 0 || (f = fdopen(fd, "w")) == NULL) {
-		r = -errno;
-		close(fd);
-		goto fail;
-	}
+	f = open_memstream(&text, &len);
+	if (f == NULL)
+		fatal("out of memory");
 	for (size_t i = 0; i < pins->line_count; i++) {
 		const struct pins_line *line = &pins->lines[i];
 
@@ -438,24 +407,11 @@ int pins_save(struct pins *pins)
 				pin->verified ? " " PINS_VERIFIED : "");
 		}
 	}
-	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
-		r = -errno;
-		fclose(f);
-		goto fail;
-	}
-	if (fclose(f) != 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (rename(tmp, pins->path) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	free(tmp);
-	pins->dirty = false;
-	return 0;
-fail:
-	unlink(tmp);
-	free(tmp);
+	if (fclose(f) != 0)
+		fatal("out of memory");
+	r = file_replace(pins->path, text, len, 0600, FILE_REPLACE, NULL);
+	free(text);
+	if (r == 0)
+		pins->dirty = false;
 	return r;
 }

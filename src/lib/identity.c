@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "encoding.h"
+#include "file.h"
 #include "i18n.h"
 #include "identity.h"
 #include "util.h"
@@ -63,84 +64,19 @@ void identity_wipe(struct identity *id)
 	sodium_memzero(id, sizeof(*id));
 }
 
-/* Creates every missing directory above path with mode 0700 (like mkdir -p). */
-static int identity_make_parents(const char *path)
-{
-	char *copy = xstrdup(path);
-	int r = 0;
-
-	for (char *p = copy + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
-			r = -errno;
-			break;
-		}
-		*p = '/';
-	}
-	free(copy);
-	return r;
-}
-
-/* Writes all of buf, retrying after interruptions and short writes. */
-static int identity_write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Makes a completed rename durable; failure here is not worth failing the save. */
-static void identity_sync_parent(const char *path)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	int fd;
-
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash != NULL)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
 int identity_save(const struct identity *id, const char *path, char *reason,
 		  size_t reason_len)
 {
 	char text[sizeof(IDENTITY_HEADER) + IDENTITY_SEED_TEXT_LEN + 2];
 	uint8_t seed[IDENTITY_SEED_LEN];
+	const char *step = "";
 	struct stat st;
-	char *tmp = NULL;
-	bool created = false;
 	size_t len;
-	int fd = -1, r;
+	int r;
 
 	if (*path == '\0') {
 		identity_reason(reason, reason_len, _("empty identity file name"));
 		return -EINVAL;
-	}
-	r = identity_make_parents(path);
-	if (r < 0) {
-		identity_reason(reason, reason_len, _("cannot create the directory of %s: %s"),
-				path, strerror(-r));
-		return r;
 	}
 	if (lstat(path, &st) == 0) {
 		identity_reason(reason, reason_len,
@@ -156,54 +92,18 @@ int identity_save(const struct identity *id, const char *path, char *reason,
 	text[len++] = '\n';
 	sodium_memzero(seed, sizeof(seed));
 
-	tmp = xasprintf("%s.tmp-%ld-%08x", path, (long)getpid(),
-			(unsigned)randombytes_random());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = -errno;
-		identity_reason(reason, reason_len, _("cannot create %s: %s"), tmp,
-				strerror(-r));
-		goto out;
-	}
-	created = true;
-	/* The umask may have removed bits; make sure the owner can read it back. */
-	if (fchmod(fd, 0600) < 0 || (r = identity_write_all(fd, text, len)) < 0 ||
-	    fsync(fd) < 0) {
-		r = r < 0 ? r : -errno;
-		identity_reason(reason, reason_len, _("cannot write %s: %s"), tmp,
-				strerror(-r));
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		r = -errno;
-		identity_reason(reason, reason_len, _("cannot write %s: %s"), tmp,
-				strerror(-r));
-		goto out;
-	}
-	fd = -1;
-	/* Checked again just before the rename, to narrow the window for a clobber. */
-	if (lstat(path, &st) == 0) {
-		r = -EEXIST;
+	/* Never replaces a key that appeared meanwhile: losing one loses an identity. */
+	r = file_replace(path, text, len, 0600, FILE_NO_REPLACE, &step);
+	sodium_memzero(text, sizeof(text));
+	if (r == -EEXIST)
 		identity_reason(reason, reason_len,
 				_("%s already exists; refusing to replace an identity key"), path);
-		goto out;
-	}
-	if (rename(tmp, path) < 0) {
-		r = -errno;
-		identity_reason(reason, reason_len, _("cannot rename %s to %s: %s"), tmp, path,
+	else if (r < 0 && strcmp(step, "mkdir") == 0)
+		identity_reason(reason, reason_len, _("cannot create the directory of %s: %s"),
+				path, strerror(-r));
+	else if (r < 0)
+		identity_reason(reason, reason_len, _("cannot write %s: %s"), path,
 				strerror(-r));
-		goto out;
-	}
-	identity_sync_parent(path);
-	r = 0;
-out:
-	sodium_memzero(text, sizeof(text));
-	if (fd >= 0)
-		close(fd);
-	if (r < 0 && created)
-		(void)unlink(tmp);
-	free(tmp);
 	return r;
 }
 

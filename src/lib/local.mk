@@ -20,5 +20,6 @@ src_lib_libsalon_a_SOURCES += src/lib/ring.c src/lib/ring.h
 # Terminal hygiene for text from other users, and the XDG base directories.
 src_lib_libsalon_a_SOURCES += \
 	src/lib/sanitize.c src/lib/sanitize.h \
-	src/lib/xdg.c src/lib/xdg.h
+	src/lib/xdg.c src/lib/xdg.h \
+	src/lib/file.c src/lib/file.h
 src_lib_libsalon_a_SOURCES += src/lib/queue.c src/lib/queue.h

@@ -32,6 +32,7 @@
 
 #include "api.h"
 #include "encoding.h"
+#include "file.h"
 #include "i18n.h"
 #include "log.h"
 #include "relay.h"
@@ -156,26 +157,6 @@ static char *main_format_address(const struct sockaddr_storage *addr)
 	return xasprintf("%s:%u", host, ntohs(in->sin_port));
 }
 
-/* Creates every missing directory of path (not the last component), mode 0700. */
-static int main_make_parents(const char *path)
-{
-	char *copy = xstrdup(path);
-	int ret = 0;
-
-	for (char *p = copy + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0700) < 0 && errno != EEXIST)
-			ret = -errno;
-		*p = '/';
-		if (ret < 0)
-			break;
-	}
-	free(copy);
-	return ret;
-}
-
 static char *main_default_db(void)
 {
 	const char *data = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
@@ -209,32 +190,6 @@ static char *main_read_file(const char *path)
 	return data;
 }
 
-/* Writes text to path atomically (a private temporary file, then rename). */
-static int main_write_atomic(const char *path, const char *text, mode_t mode)
-{
-	char *tmp = xasprintf("%s.tmp", path);
-	size_t len = strlen(text);
-	int fd, ret = 0;
-
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0) {
-		ret = -errno;
-		free(tmp);
-		return ret;
-	}
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
-		ret = errno ? -errno : -EIO;
-	if (close(fd) < 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret < 0)
-		unlink(tmp);
-	free(tmp);
-	return ret;
-}
-
 /*
  * Loads the relay's static X25519 secret from PATH.relay-key, creating it (mode
  * 0600) on first start. The file holds the key in base64url on one line.
@@ -261,7 +216,7 @@ static int main_relay_key(const char *db_path, uint8_t secret[32])
 		randombytes_buf(secret, 32);
 		encoded = base64_encode_new(secret, 32);
 		text = xasprintf("%s\n", encoded);
-		ret = main_write_atomic(path, text, 0600);
+		ret = file_replace(path, text, strlen(text), 0600, FILE_REPLACE, NULL);
 		if (ret < 0)
 			log_error(_("cannot write %s: %s"), path, strerror(-ret));
 		sodium_memzero(encoded, strlen(encoded));
@@ -459,7 +414,7 @@ int main(int argc, char **argv)
 		goto usage;
 	}
 	umask(077);
-	ret = main_make_parents(db_path);
+	ret = file_make_parents(db_path);
 	if (ret < 0) {
 		log_error(_("cannot create the directory for %s: %s"), db_path, strerror(-ret));
 		goto out;
@@ -536,7 +491,8 @@ int main(int argc, char **argv)
 		free(relay_shown);
 	}
 	if (opts.port_file != NULL) {
-		ret = main_write_atomic(opts.port_file, lines, 0600);
+		ret = file_replace(opts.port_file, lines, strlen(lines), 0600,
+				   FILE_REPLACE, NULL);
 		if (ret < 0) {
 			log_error(_("cannot write %s: %s"), opts.port_file, strerror(-ret));
 			goto out;

@@ -216,13 +216,18 @@ static int main_relay_key(const char *db_path, uint8_t secret[32])
 		randombytes_buf(secret, 32);
 		encoded = base64_encode_new(secret, 32);
 		text = xasprintf("%s\n", encoded);
-		ret = file_replace(path, text, strlen(text), 0600, FILE_REPLACE, NULL);
-		if (ret < 0)
+		/* Never replaces a key another salond wrote meanwhile: read that one. */
+		ret = file_replace(path, text, strlen(text), 0600, FILE_NO_REPLACE, NULL);
+		if (ret < 0 && ret != -EEXIST)
 			log_error(_("cannot write %s: %s"), path, strerror(-ret));
 		sodium_memzero(encoded, strlen(encoded));
 		sodium_memzero(text, strlen(text));
 		free(encoded);
 		free(text);
+		if (ret == -EEXIST) {
+			free(path);
+			return main_relay_key(db_path, secret);
+		}
 	} else {
 		ret = -errno;
 		log_error(_("cannot read %s: %s"), path, strerror(errno));

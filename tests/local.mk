@@ -272,3 +272,22 @@ endif
 endif
 EXTRA_DIST += tests/e2e-audio.sh tests/e2e-room.sh tests/e2e-loss.sh tests/e2e-restart.sh \
 	tests/e2e-lib.sh
+
+# The French catalogue is complete and salon speaks it (xgettext, msgcmp, and salon
+# in French under LANGUAGE=fr against a real salond).
+if ENABLE_CLIENT
+if ENABLE_SERVER
+TESTS += tests/i18n.sh
+endif
+endif
+EXTRA_DIST += tests/i18n.sh
+
+# The full-screen UI's event handling sends the right earcons (tui.c compiled into
+# the test with a fake engine that records commands; no engine.c linked).
+if ENABLE_CLIENT
+check_PROGRAMS += tests/test-tui
+tests_test_tui_SOURCES = tests/test-tui.c src/client/tui-keys.c src/client/earcon.c
+tests_test_tui_CFLAGS = $(CLIENT_CFLAGS) $(CMOCKA_CFLAGS) -I$(top_srcdir)/src/client
+tests_test_tui_LDADD = src/lib/libsalon.a $(JANSSON_LIBS) $(NCURSES_LIBS) $(CMOCKA_LIBS) -lm
+TESTS += tests/test-tui
+endif

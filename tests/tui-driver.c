@@ -7,7 +7,7 @@
  *   SALON_TUI_NAME     display name at first login (required)
  *   SALON_TUI_HOME     directory for the identity and pins (required)
  *   SALON_TUI_ASCII    1: ASCII only
- *   SALON_TUI_EARCONS  1: earcons (the terminal bell) on; default off
+ *   SALON_TUI_EARCONS  1: earcons on (heard through the null output); default off
  *   SALON_TUI_ROOM     room id to join at start
  *   SALON_TUI_CONFIG   a config file whose [keys] section is applied
  *   SALON_TUI_LOG      a file for the engine's log (stderr otherwise; the screen

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,40 +399,25 @@ int bot_run(struct engine *engine, const struct frontend_options *options, int s
 
 	run.line = xmalloc(BOT_LINE_MAX + 1);
 	while (!done) {
-		struct pollfd fds[3] = {
-			{.fd = engine_fd(engine), .events = POLLIN},
-			{.fd = signal_fd, .events = POLLIN},
-			{.fd = run.input_done || run.quitting ? -1 : STDIN_FILENO,
-			 .events = POLLIN},
-		};
-		int timeout = -1, ret;
+		int ready = frontend_poll(engine, signal_fd, !run.input_done && !run.quitting,
+					  run.quitting ? run.quit_deadline : UINT64_MAX);
 
-		if (run.quitting) {
-			uint64_t now = util_now_ms();
-
-			timeout = now >= run.quit_deadline ? 0 : (int)(run.quit_deadline - now);
-		}
-		ret = poll(fds, 3, timeout);
-		if (ret < 0 && errno != EINTR) {
-			log_error("poll: %s", strerror(errno));
-			status = FRONTEND_EXIT_ERROR;
+		if (ready < 0) {
+			if (ready != -ETIMEDOUT)
+				status = FRONTEND_EXIT_ERROR;
 			break;
 		}
-		if (ret == 0 && run.quitting) {
-			log_warn(_("the engine did not stop in time"));
-			break;
-		}
-		if (ret <= 0)
+		if (ready == 0)
 			continue;
-		if (fds[1].revents & POLLIN) {
+		if (ready & FRONTEND_READY_SIGNAL) {
 			frontend_signals_read(signal_fd);
 			if (run.quitting)
 				break;
 			bot_quit(&run);
 		}
-		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
+		if (ready & FRONTEND_READY_INPUT)
 			bot_read_input(&run);
-		if (fds[0].revents & POLLIN) {
+		if (ready & FRONTEND_READY_ENGINE) {
 			struct engine_event *event;
 
 			while ((event = engine_next_event(engine)) != NULL) {

@@ -28,13 +28,14 @@ static const struct {
 	int operands;
 	const char *usage;
 } cli_subcommands[] = {
-	{"rooms", 0, "salon rooms [--json]"},
-	{"create", 1, "salon create TITLE [--topic TOPIC] [--private] [--json]"},
-	{"join", 1, "salon join ROOM [--play FILE|-] [--record FILE|-] [--listen-only] "
-		    "[--for SECONDS]"},
-	{"whoami", 0, "salon whoami [--json]"},
-	{"verify", 1, "salon verify USER [--json]"},
-	{"devices", 0, "salon devices"},
+	/* The operands' names (TITLE, ROOM, ...) are translated, as in --help. */
+	{"rooms", 0, N_("salon rooms [--json]")},
+	{"create", 1, N_("salon create TITLE [--topic TOPIC] [--private] [--json]")},
+	{"join", 1, N_("salon join ROOM [--play FILE|-] [--record FILE|-] [--listen-only] "
+		       "[--for SECONDS]")},
+	{"whoami", 0, N_("salon whoami [--json]")},
+	{"verify", 1, N_("salon verify USER [--json]")},
+	{"devices", 0, N_("salon devices")},
 };
 
 bool cli_is_subcommand(const char *name)
@@ -53,7 +54,7 @@ int cli_check_operands(const char *name, int argc, char **argv)
 			continue;
 		if (argc == cli_subcommands[i].operands)
 			return 0;
-		fprintf(stderr, _("Usage: %s\n"), cli_subcommands[i].usage);
+		fprintf(stderr, _("Usage: %s\n"), _(cli_subcommands[i].usage));
 		return -EINVAL;
 	}
 	return -EINVAL;
@@ -148,7 +149,7 @@ static int cli_common(struct cli *cli, const struct engine_event *event)
 					      strlen(frontend_str(event->data, "message", "")),
 					      cli->options->ascii ? SANITIZE_ASCII : 0);
 
-		fprintf(stderr, "salon: %s\n", message);
+		frontend_error("%s", message);
 		free(message);
 		if (strcmp(frontend_str(event->data, "code", ""), "audio") == 0)
 			fputs(frontend_audio_hint(), stderr);
@@ -245,11 +246,17 @@ static void cli_quit(struct cli *cli)
 	log_warn(_("the engine did not stop in time"));
 }
 
-static int cli_rooms(struct cli *cli)
+/*
+ * Sends command, waits for its answer (want, or also) and prints it: as JSON with
+ * --json, else in words on standard output. Returns 0 and the answer's type in
+ * *answered (when not NULL), or an exit status (> 0) when no answer came.
+ */
+static int cli_ask_print(struct cli *cli, struct engine_command *command,
+			 enum engine_event_type want, enum engine_event_type also,
+			 enum engine_event_type *answered)
 {
 	struct engine_event *event;
-	int status = cli_ask(cli, engine_command_new(ENGINE_CMD_LIST_ROOMS), ENGINE_EV_ROOMS,
-			     ENGINE_EV_ROOMS, &event);
+	int status = cli_ask(cli, command, want, also, &event);
 
 	if (status != 0)
 		return status;
@@ -257,65 +264,47 @@ static int cli_rooms(struct cli *cli)
 		cli_print_json(event->data);
 	else
 		cli_print_words(cli, event, stdout);
+	if (answered != NULL)
+		*answered = event->type;
 	engine_event_free(event);
 	return FRONTEND_EXIT_OK;
+}
+
+static int cli_rooms(struct cli *cli)
+{
+	return cli_ask_print(cli, engine_command_new(ENGINE_CMD_LIST_ROOMS), ENGINE_EV_ROOMS,
+			     ENGINE_EV_ROOMS, NULL);
 }
 
 static int cli_create(struct cli *cli, const char *title)
 {
 	struct engine_command *command = engine_command_new(ENGINE_CMD_CREATE_ROOM);
-	struct engine_event *event;
-	int status;
 
 	command->text = xstrdup(title);
 	if (cli->options->topic != NULL)
 		command->text2 = xstrdup(cli->options->topic);
 	command->flag = cli->options->private_room;
-	status = cli_ask(cli, command, ENGINE_EV_ROOM_CREATED, ENGINE_EV_ROOM_CREATED, &event);
-	if (status != 0)
-		return status;
-	if (cli->options->json)
-		cli_print_json(event->data);
-	else
-		cli_print_words(cli, event, stdout);
-	engine_event_free(event);
-	return FRONTEND_EXIT_OK;
+	return cli_ask_print(cli, command, ENGINE_EV_ROOM_CREATED, ENGINE_EV_ROOM_CREATED, NULL);
 }
 
 static int cli_whoami(struct cli *cli)
 {
-	struct engine_event *event;
-	int status = cli_ask(cli, engine_command_new(ENGINE_CMD_WHOAMI), ENGINE_EV_WHOAMI,
-			     ENGINE_EV_WHOAMI, &event);
-
-	if (status != 0)
-		return status;
-	if (cli->options->json)
-		cli_print_json(event->data);
-	else
-		cli_print_words(cli, event, stdout);
-	engine_event_free(event);
-	return FRONTEND_EXIT_OK;
+	return cli_ask_print(cli, engine_command_new(ENGINE_CMD_WHOAMI), ENGINE_EV_WHOAMI,
+			     ENGINE_EV_WHOAMI, NULL);
 }
 
 static int cli_verify(struct cli *cli, const char *user)
 {
 	struct engine_command *command = engine_command_new(ENGINE_CMD_VERIFY);
-	struct engine_event *event;
+	enum engine_event_type answered;
 	int status;
 
 	command->user = xstrdup(user);
-	status = cli_ask(cli, command, ENGINE_EV_SAFETY_NUMBER, ENGINE_EV_KEY_CHANGED, &event);
+	status = cli_ask_print(cli, command, ENGINE_EV_SAFETY_NUMBER, ENGINE_EV_KEY_CHANGED,
+			       &answered);
 	if (status != 0)
 		return status;
-	if (cli->options->json)
-		cli_print_json(event->data);
-	else
-		cli_print_words(cli, event, stdout);
-	status = event->type == ENGINE_EV_KEY_CHANGED ? FRONTEND_EXIT_KEY_CHANGED :
-							  FRONTEND_EXIT_OK;
-	engine_event_free(event);
-	return status;
+	return answered == ENGINE_EV_KEY_CHANGED ? FRONTEND_EXIT_KEY_CHANGED : FRONTEND_EXIT_OK;
 }
 
 /* Finds the id of the room named by text (an id, or a title in the room list). */

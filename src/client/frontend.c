@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -14,6 +16,7 @@
 
 #include "frontend.h"
 #include "i18n.h"
+#include "log.h"
 #include "util.h"
 
 int frontend_signals_open(void)
@@ -77,6 +80,33 @@ enum frontend_exit frontend_exit_for_error(const char *code)
 		if (strcmp(code, table[i].code) == 0)
 			return table[i].status;
 	return FRONTEND_EXIT_ERROR;
+}
+
+void frontend_verror(const char *format, va_list ap)
+{
+	va_list copy;
+	char *message;
+	int len;
+
+	va_copy(copy, ap);
+	len = vsnprintf(NULL, 0, format, copy);
+	va_end(copy);
+	if (len < 0)
+		fatal("frontend_verror: bad format");
+	message = xmalloc((size_t)len + 1);
+	vsnprintf(message, (size_t)len + 1, format, ap);
+	/* TRANSLATORS: the prefix of salon's error messages; %s is the message. */
+	fprintf(stderr, _("salon: %s\n"), message);
+	free(message);
+}
+
+void frontend_error(const char *format, ...)
+{
+	va_list ap;
+
+	va_start(ap, format);
+	frontend_verror(format, ap);
+	va_end(ap);
 }
 
 const char *frontend_audio_hint(void)
@@ -152,4 +182,41 @@ int frontend_wait(const struct engine *engine, int signal_fd, int timeout_ms)
 	if (signal_fd >= 0 && (fds[1].revents & POLLIN))
 		return 2;
 	return 1;
+}
+
+int frontend_poll(const struct engine *engine, int signal_fd, bool read_input,
+		  uint64_t deadline)
+{
+	struct pollfd fds[3] = {
+		{.fd = engine_fd(engine), .events = POLLIN},
+		{.fd = signal_fd, .events = POLLIN},
+		{.fd = read_input ? STDIN_FILENO : -1, .events = POLLIN},
+	};
+	int timeout = -1, ret, ready = 0;
+
+	if (deadline != UINT64_MAX) {
+		uint64_t now = util_now_ms();
+
+		timeout = now >= deadline ? 0 : (int)(deadline - now);
+	}
+	ret = poll(fds, 3, timeout);
+	if (ret < 0 && errno != EINTR) {
+		ret = -errno;
+		log_error(_("poll failed: %s"), strerror(-ret));
+		return ret;
+	}
+	if (ret == 0 && deadline != UINT64_MAX) {
+		log_warn(_("the engine did not stop in time"));
+		return -ETIMEDOUT;
+	}
+	if (ret <= 0)
+		return 0;
+	if (fds[0].revents & POLLIN)
+		ready |= FRONTEND_READY_ENGINE;
+	if (fds[1].revents & POLLIN)
+		ready |= FRONTEND_READY_SIGNAL;
+	/* The end of input (or a broken one) must be read too, to be noticed. */
+	if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
+		ready |= FRONTEND_READY_INPUT;
+	return ready;
 }

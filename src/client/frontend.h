@@ -9,6 +9,7 @@
 #ifndef SALON_FRONTEND_H
 #define SALON_FRONTEND_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -74,6 +75,16 @@ int frontend_parse_room(const char *text, uint64_t *room);
  */
 int frontend_find_room(const json_t *rooms_data, const char *title, uint64_t *room);
 
+/*
+ * Prints "salon: " and the message made of format and its arguments on standard
+ * error, then a newline. The prefix goes through gettext too (a language may put
+ * the program's name differently); format should be translated by the caller.
+ */
+void frontend_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/* frontend_error() with a va_list, for functions that take a format themselves. */
+void frontend_verror(const char *format, va_list ap) __attribute__((format(printf, 1, 0)));
+
 /* What to say when no sound device can be opened (translated, ends in '\n'). */
 const char *frontend_audio_hint(void);
 
@@ -89,5 +100,24 @@ uint64_t frontend_u64(const json_t *object, const char *key);
  * a signal is waiting, 0 on timeout, or a negative errno value.
  */
 int frontend_wait(const struct engine *engine, int signal_fd, int timeout_ms);
+
+/* What frontend_poll() found ready (a bit mask). */
+enum frontend_ready {
+	FRONTEND_READY_ENGINE = 1, /* the engine has events */
+	FRONTEND_READY_SIGNAL = 2, /* the signalfd has a signal */
+	FRONTEND_READY_INPUT = 4,  /* standard input can be read (or is at its end) */
+};
+
+/*
+ * One turn of the loop of a front end that reads lines (bot, plain): waits for the
+ * engine, the signalfd and, when read_input, standard input, until deadline
+ * (util_now_ms() time; UINT64_MAX: no limit, the usual case before quitting).
+ * Returns the enum frontend_ready bits of what is ready, 0 when a signal
+ * interrupted the wait, -ETIMEDOUT when the deadline passed (logged as the engine
+ * not stopping in time: a deadline is only set while quitting), or another
+ * negative errno value when poll() failed (logged).
+ */
+int frontend_poll(const struct engine *engine, int signal_fd, bool read_input,
+		  uint64_t deadline);
 
 #endif

@@ -275,7 +275,8 @@ int local_server_start(struct local_server **out, char **error)
 		local_server_child_setup(parent, -1, log_fd, log_fd);
 		execlp(salond, salond, "--listen", "127.0.0.1:0", "--relay", "127.0.0.1:0",
 		       "--db", db, "--port-file", server->port_file, (char *)NULL);
-		dprintf(STDERR_FILENO, "salon: cannot run %s: %s\n", salond, strerror(errno));
+		/* salon has no other thread yet (main.c): gettext is safe after fork. */
+		dprintf(STDERR_FILENO, _("salon: cannot run %s: %s\n"), salond, strerror(errno));
 		_exit(127);
 	}
 
@@ -503,7 +504,7 @@ static int local_server_spawn_bot(struct local_server *server, char **error)
 		};
 
 		execv(self, (char *const *)argv);
-		dprintf(STDERR_FILENO, "salon: cannot run %s: %s\n", self, strerror(errno));
+		dprintf(STDERR_FILENO, _("salon: cannot run %s: %s\n"), self, strerror(errno));
 		_exit(127);
 	}
 	ret = server->bot_pid < 0 ? -errno : 0;

@@ -119,11 +119,9 @@ static int main_usage_error(const char *format, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "salon: ");
 	va_start(ap, format);
-	vfprintf(stderr, format, ap);
+	frontend_verror(format, ap);
 	va_end(ap);
-	fprintf(stderr, "\n");
 	fprintf(stderr, _("Try 'salon --help' for more information.\n"));
 	return -EINVAL;
 }
@@ -426,6 +424,9 @@ int main(int argc, char **argv)
 	int signal_fd = -1, status = FRONTEND_EXIT_ERROR, ret;
 
 	i18n_init();
+	/* Tests point salon at catalogues built in the tree, before any installation. */
+	if (getenv("SALON_LOCALEDIR") != NULL && getenv("SALON_LOCALEDIR")[0] != '\0')
+		(void)bindtextdomain(PACKAGE, getenv("SALON_LOCALEDIR"));
 	log_init("salon", LOG_LEVEL_WARN);
 	config_file_init(&cfg);
 	if (main_parse_args(argc, argv, &args) < 0) {
@@ -441,7 +442,7 @@ int main(int argc, char **argv)
 	if (config_path != NULL && strcmp(config_path, "/dev/null") != 0) {
 		config_file_load(&cfg, config_path);
 		for (size_t i = 0; i < cfg.diag_count; i++)
-			fprintf(stderr, "salon: %s\n", cfg.diags[i].message);
+			frontend_error("%s", cfg.diags[i].message);
 	}
 	log_set_level(main_log_level(&args, cfg.verbosity));
 
@@ -450,7 +451,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (sodium_init() < 0)
-		fatal("libsodium failed to initialise");
+		fatal("%s", _("libsodium failed to initialise"));
 
 	options.ascii = args.ascii || cfg.ascii == 1 ||
 			(cfg.ascii == -1 && strcmp(nl_langinfo(CODESET), "UTF-8") != 0);
@@ -489,7 +490,7 @@ int main(int argc, char **argv)
 
 	signal_fd = frontend_signals_open();
 	if (signal_fd < 0) {
-		fprintf(stderr, "salon: signalfd: %s\n", strerror(-signal_fd));
+		frontend_error(_("cannot watch for signals: %s"), strerror(-signal_fd));
 		goto out;
 	}
 
@@ -522,7 +523,7 @@ int main(int argc, char **argv)
 
 	ret = engine_new(&options.engine, &engine, &error);
 	if (ret < 0) {
-		fprintf(stderr, "salon: %s\n", error != NULL ? error : strerror(-ret));
+		frontend_error("%s", error != NULL ? error : strerror(-ret));
 		if (main_audio_failed(&options)) {
 			fputs(frontend_audio_hint(), stderr);
 			status = FRONTEND_EXIT_NO_AUDIO;

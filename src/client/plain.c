@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -653,7 +652,7 @@ static bool plain_need(struct plain_run *run, const char *rest, const char *usag
 {
 	if (rest[0] != '\0')
 		return true;
-	char *text = xasprintf(_("Usage: %s\n"), usage);
+	char *text = xasprintf(_("Usage: %s\n"), _(usage));
 
 	plain_print(run, text);
 	free(text);
@@ -693,11 +692,11 @@ static void plain_command(struct plain_run *run, char *line)
 		{"rooms", ENGINE_CMD_LIST_ROOMS, NULL},
 		{"whoami", ENGINE_CMD_WHOAMI, NULL},
 		{"end", ENGINE_CMD_END_ROOM, NULL},
-		{"invite", ENGINE_CMD_INVITE, "/invite NAME"},
-		{"audience", ENGINE_CMD_MOVE_TO_AUDIENCE, "/audience NAME"},
-		{"moderator", ENGINE_CMD_MAKE_MODERATOR, "/moderator NAME"},
-		{"remove", ENGINE_CMD_REMOVE, "/remove NAME"},
-		{"accept", ENGINE_CMD_ACCEPT_KEY, "/accept NAME"},
+		{"invite", ENGINE_CMD_INVITE, N_("/invite NAME")},
+		{"audience", ENGINE_CMD_MOVE_TO_AUDIENCE, N_("/audience NAME")},
+		{"moderator", ENGINE_CMD_MAKE_MODERATOR, N_("/moderator NAME")},
+		{"remove", ENGINE_CMD_REMOVE, N_("/remove NAME")},
+		{"accept", ENGINE_CMD_ACCEPT_KEY, N_("/accept NAME")},
 	};
 	char *cmd, *rest;
 
@@ -727,13 +726,13 @@ static void plain_command(struct plain_run *run, char *line)
 		plain_print(run, text);
 		free(text);
 	} else if (strcmp(cmd, "join") == 0) {
-		if (plain_need(run, rest, "/join ROOM"))
+		if (plain_need(run, rest, N_("/join ROOM")))
 			plain_join(run, rest);
 	} else if (strcmp(cmd, "say") == 0) {
-		if (plain_need(run, rest, "/say TEXT"))
+		if (plain_need(run, rest, N_("/say TEXT")))
 			plain_send(run, ENGINE_CMD_SAY, NULL, rest);
 	} else if (strcmp(cmd, "create") == 0) {
-		if (plain_need(run, rest, "/create TITLE"))
+		if (plain_need(run, rest, N_("/create TITLE")))
 			plain_send(run, ENGINE_CMD_CREATE_ROOM, NULL, rest);
 	} else if (strcmp(cmd, "hand") == 0) {
 		bool raise = !run->plain->hand_raised;
@@ -745,7 +744,7 @@ static void plain_command(struct plain_run *run, char *line)
 		plain_send(run, raise ? ENGINE_CMD_RAISE_HAND : ENGINE_CMD_LOWER_HAND, NULL,
 			   NULL);
 	} else if (strcmp(cmd, "verify") == 0) {
-		if (plain_need(run, rest, "/verify NAME [yes]"))
+		if (plain_need(run, rest, N_("/verify NAME [yes]")))
 			plain_verify(run, rest);
 	} else if (strcmp(cmd, "play") == 0) {
 		plain_send(run, ENGINE_CMD_PLAY, NULL, rest[0] != '\0' ? rest : NULL);
@@ -756,7 +755,7 @@ static void plain_command(struct plain_run *run, char *line)
 		double gain;
 
 		if (gain_text == NULL) {
-			plain_need(run, "", "/volume NAME GAIN");
+			plain_need(run, "", N_("/volume NAME GAIN"));
 			return;
 		}
 		*gain_text++ = '\0';
@@ -888,40 +887,25 @@ int plain_run(struct engine *engine, const struct frontend_options *options, int
 		plain_print(&run, _("Type /help for the commands, /quit to leave.\n"));
 	plain_show_prompt(&run);
 	while (!done) {
-		struct pollfd fds[3] = {
-			{.fd = engine_fd(engine), .events = POLLIN},
-			{.fd = signal_fd, .events = POLLIN},
-			{.fd = run.input_done || run.quitting ? -1 : STDIN_FILENO,
-			 .events = POLLIN},
-		};
-		int timeout = -1, ret;
+		int ready = frontend_poll(engine, signal_fd, !run.input_done && !run.quitting,
+					  run.quitting ? run.quit_deadline : UINT64_MAX);
 
-		if (run.quitting) {
-			uint64_t now = util_now_ms();
-
-			timeout = now >= run.quit_deadline ? 0 : (int)(run.quit_deadline - now);
-		}
-		ret = poll(fds, 3, timeout);
-		if (ret < 0 && errno != EINTR) {
-			log_error("poll: %s", strerror(errno));
-			run.status = FRONTEND_EXIT_ERROR;
+		if (ready < 0) {
+			if (ready != -ETIMEDOUT)
+				run.status = FRONTEND_EXIT_ERROR;
 			break;
 		}
-		if (ret == 0 && run.quitting) {
-			log_warn(_("the engine did not stop in time"));
-			break;
-		}
-		if (ret <= 0)
+		if (ready == 0)
 			continue;
-		if (fds[1].revents & POLLIN) {
+		if (ready & FRONTEND_READY_SIGNAL) {
 			frontend_signals_read(signal_fd);
 			if (run.quitting)
 				break; /* a second Ctrl-C: do not wait any longer */
 			plain_quit(&run);
 		}
-		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
+		if (ready & FRONTEND_READY_INPUT)
 			plain_read_input(&run);
-		if (fds[0].revents & POLLIN) {
+		if (ready & FRONTEND_READY_ENGINE) {
 			struct engine_event *event;
 
 			while ((event = engine_next_event(engine)) != NULL) {

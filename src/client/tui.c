@@ -767,25 +767,38 @@ static char *tui_member_line(const struct tui *tui, const struct tui_member *mem
 	return line;
 }
 
-/* Speaking announcements: copy what the engine said to the screen, at most 1/s. */
-static void tui_speaking_flush(struct tui *tui)
+/*
+ * The names of the members the screen shows speaking, "Alice, Bob", in arrival
+ * order; NULL when nobody speaks. The caller frees it.
+ */
+static char *tui_speaking_names(const struct tui *tui)
 {
 	char *names = NULL;
 
+	for (size_t i = 0; i < tui->member_count; i++) {
+		const struct tui_member *member = &tui->members[i];
+		char *joined;
+
+		if (!member->speaking_shown)
+			continue;
+		joined = names == NULL ? xstrdup(member->name) :
+					 xasprintf("%s, %s", names, member->name);
+		free(names);
+		names = joined;
+	}
+	return names;
+}
+
+/* Speaking announcements: copy what the engine said to the screen, at most 1/s. */
+static void tui_speaking_flush(struct tui *tui)
+{
+	char *names;
+
 	tui->speaking_pending = false;
 	tui->speaking_last_ms = util_now_ms();
-	for (size_t i = 0; i < tui->member_count; i++) {
-		struct tui_member *member = &tui->members[i];
-
-		member->speaking_shown = member->speaking;
-		if (member->speaking) {
-			char *joined = names == NULL ? xstrdup(member->name) :
-						       xasprintf("%s, %s", names, member->name);
-
-			free(names);
-			names = joined;
-		}
-	}
+	for (size_t i = 0; i < tui->member_count; i++)
+		tui->members[i].speaking_shown = tui->members[i].speaking;
+	names = tui_speaking_names(tui);
 	if (tui->options->speaking == TUI_SPEAKING_LOG && names != NULL) {
 		char *text = xasprintf(_("Speaking: %s"), names);
 
@@ -1758,6 +1771,31 @@ static void tui_filter_key(struct tui *tui, int key)
 	}
 }
 
+/*
+ * The actions that do the same in the hallway and in a room: a ':' command, who am
+ * I, quit, help. Others do nothing here.
+ */
+static void tui_common_action(struct tui *tui, enum tui_action action)
+{
+	switch (action) {
+	case TUI_ACTION_COMMAND:
+		tui->pane = TUI_PANE_INPUT;
+		tui_field_set(&tui->input, ":");
+		break;
+	case TUI_ACTION_WHOAMI:
+		tui_send(tui, ENGINE_CMD_WHOAMI, NULL, NULL);
+		break;
+	case TUI_ACTION_QUIT:
+		tui_quit(tui);
+		break;
+	case TUI_ACTION_HELP:
+		tui_help_open(tui);
+		break;
+	default:
+		break;
+	}
+}
+
 static void tui_hallway_action(struct tui *tui, int key, enum tui_action action)
 {
 	size_t *visible, count = tui_hall_visible(tui, &visible);
@@ -1786,13 +1824,6 @@ static void tui_hallway_action(struct tui *tui, int key, enum tui_action action)
 	case TUI_ACTION_FILTER:
 		tui->filter_editing = true;
 		break;
-	case TUI_ACTION_COMMAND:
-		tui->pane = TUI_PANE_INPUT;
-		tui_field_set(&tui->input, ":");
-		break;
-	case TUI_ACTION_WHOAMI:
-		tui_send(tui, ENGINE_CMD_WHOAMI, NULL, NULL);
-		break;
 	case TUI_ACTION_LEAVE:
 		/*
 		 * Escape backs out of things; in the hallway it clears the filter and
@@ -1806,13 +1837,8 @@ static void tui_hallway_action(struct tui *tui, int key, enum tui_action action)
 		}
 		tui_quit(tui);
 		break;
-	case TUI_ACTION_QUIT:
-		tui_quit(tui);
-		break;
-	case TUI_ACTION_HELP:
-		tui_help_open(tui);
-		break;
 	default:
+		tui_common_action(tui, action);
 		break;
 	}
 	free(visible);
@@ -1948,23 +1974,11 @@ static void tui_room_action(struct tui *tui, enum tui_action action)
 	case TUI_ACTION_CHAT:
 		tui->pane = TUI_PANE_INPUT;
 		break;
-	case TUI_ACTION_COMMAND:
-		tui->pane = TUI_PANE_INPUT;
-		tui_field_set(&tui->input, ":");
-		break;
-	case TUI_ACTION_WHOAMI:
-		tui_send(tui, ENGINE_CMD_WHOAMI, NULL, NULL);
-		break;
 	case TUI_ACTION_LEAVE:
 		tui_send(tui, ENGINE_CMD_LEAVE, NULL, NULL);
 		break;
-	case TUI_ACTION_QUIT:
-		tui_quit(tui);
-		break;
-	case TUI_ACTION_HELP:
-		tui_help_open(tui);
-		break;
 	default:
+		tui_common_action(tui, action);
 		break;
 	}
 }
@@ -2038,6 +2052,22 @@ static void tui_draw_line(struct tui *tui, int y, const char *text, bool focused
 	}
 }
 
+/* tui_draw_line() of the text that format and its arguments make. */
+static void tui_draw_linef(struct tui *tui, int y, bool focused, const char *format, ...)
+	__attribute__((format(printf, 4, 5)));
+static void tui_draw_linef(struct tui *tui, int y, bool focused, const char *format, ...)
+{
+	va_list ap;
+	char *text;
+
+	va_start(ap, format);
+	if (vasprintf(&text, format, ap) < 0)
+		fatal("out of memory");
+	va_end(ap);
+	tui_draw_line(tui, y, text, focused);
+	free(text);
+}
+
 /* Draws "PROMPT TEXT" for a text field; focused puts the cursor at the insertion point. */
 static void tui_draw_field(struct tui *tui, int y, const char *prompt,
 			   const struct tui_field *field, bool focused)
@@ -2075,6 +2105,7 @@ static void tui_draw_field(struct tui *tui, int y, const char *prompt,
 	free(before);
 }
 
+/* The status line: the last one of the screen. */
 static void tui_draw_status(struct tui *tui, const char *text)
 {
 	tui_draw_line(tui, LINES - 1, text, false);
@@ -2176,30 +2207,24 @@ static void tui_draw_page(struct tui *tui)
 					     _("a: accept the new key, Escape: close") :
 					     _("y: verified, n: no match, Escape: close"));
 		break;
-	default: {
-		char *text = xasprintf(_("Up and Down to read, %s or Escape to close"), help);
-
-		tui_draw_status(tui, text);
-		free(text);
+	default:
+		tui_draw_linef(tui, LINES - 1, false,
+			       _("Up and Down to read, %s or Escape to close"), help);
 		break;
-	}
 	}
 }
 
 static void tui_draw_create(struct tui *tui)
 {
-	char *line;
-
 	tui_draw_line(tui, 0, _("Create a room. Tab moves between the fields, Escape cancels."),
 		      false);
 	tui_draw_field(tui, 2, _("Title: "), &tui->create_title,
 		       tui->create_focus == TUI_CREATE_TITLE);
 	tui_draw_field(tui, 3, _("Topic: "), &tui->create_topic,
 		       tui->create_focus == TUI_CREATE_TOPIC);
-	line = xasprintf(_("Private (unlisted; share its number to invite): %s"),
-			 tui->create_private ? _("yes") : _("no"));
-	tui_draw_line(tui, 4, line, tui->create_focus == TUI_CREATE_PRIVATE);
-	free(line);
+	tui_draw_linef(tui, 4, tui->create_focus == TUI_CREATE_PRIVATE,
+		       _("Private (unlisted; share its number to invite): %s"),
+		       tui->create_private ? _("yes") : _("no"));
 	tui_draw_line(tui, 5, _("[ Create the room ]"), tui->create_focus == TUI_CREATE_OK);
 	tui_draw_line(tui, 6, _("[ Cancel ]"), tui->create_focus == TUI_CREATE_CANCEL);
 	tui_draw_status(tui, _("Enter: next field or press the button; Space: toggle"));
@@ -2260,14 +2285,13 @@ static void tui_draw_hallway(struct tui *tui)
 	for (size_t i = first; i < count && y < LINES - 2; i++, y++) {
 		const struct tui_room_info *room = &tui->rooms[visible[i]];
 
-		text = xasprintf(_("%s%s%s. %" PRIu64 " on stage, %" PRIu64 " listening%s"),
-				 room->title, room->topic[0] != '\0' ?
-						      tui_deco(tui, " \u2014 ", " - ") : "",
-				 room->topic, room->speakers, room->listeners,
-				 room->private_room ? _(" [private]") : "");
-		tui_draw_line(tui, y, text, i == focus && !tui->filter_editing &&
-						    tui->pane != TUI_PANE_INPUT);
-		free(text);
+		tui_draw_linef(tui, y, i == focus && !tui->filter_editing &&
+					       tui->pane != TUI_PANE_INPUT,
+			       _("%s%s%s. %" PRIu64 " on stage, %" PRIu64 " listening%s"),
+			       room->title, room->topic[0] != '\0' ?
+						    tui_deco(tui, " \u2014 ", " - ") : "",
+			       room->topic, room->speakers, room->listeners,
+			       room->private_room ? _(" [private]") : "");
 	}
 	free(visible);
 	if (tui->pane == TUI_PANE_INPUT)
@@ -2324,27 +2348,14 @@ static void tui_draw_room(struct tui *tui)
 	int y = 0, member_rows, log_top;
 	char *text, *enc, *hint, help[32];
 
-	text = xasprintf(_("Room: %s%s%s"), tui->room_title,
-			 tui->room_topic[0] != '\0' ? tui_deco(tui, " \u2014 ", " - ") : "",
-			 tui->room_topic);
-	tui_draw_line(tui, y++, text, false);
-	free(text);
+	tui_draw_linef(tui, y++, false, _("Room: %s%s%s"), tui->room_title,
+		       tui->room_topic[0] != '\0' ? tui_deco(tui, " \u2014 ", " - ") : "",
+		       tui->room_topic);
 	if (tui->options->speaking != TUI_SPEAKING_OFF) {
-		char *names = NULL;
+		char *names = tui_speaking_names(tui);
 
-		for (size_t i = 0; i < tui->member_count; i++) {
-			char *joined;
-
-			if (!tui->members[i].speaking_shown)
-				continue;
-			joined = names == NULL ? xstrdup(tui->members[i].name) :
-						 xasprintf("%s, %s", names, tui->members[i].name);
-			free(names);
-			names = joined;
-		}
-		text = xasprintf(_("Speaking: %s"), names != NULL ? names : _("nobody"));
-		tui_draw_line(tui, y++, text, false);
-		free(text);
+		tui_draw_linef(tui, y++, false, _("Speaking: %s"),
+			       names != NULL ? names : _("nobody"));
 		free(names);
 	}
 	member_rows = (LINES - 2 - y - 1) / 2;
@@ -2373,10 +2384,8 @@ static void tui_draw_room(struct tui *tui)
 		free(text);
 	}
 	free(items);
-	text = xasprintf("%s %s %s", tui_deco(tui, "\u2500\u2500", "--"), _("Chat and events"),
-			 tui_deco(tui, "\u2500\u2500", "--"));
-	tui_draw_line(tui, y++, text, false);
-	free(text);
+	tui_draw_linef(tui, y++, false, "%s %s %s", tui_deco(tui, "\u2500\u2500", "--"),
+		       _("Chat and events"), tui_deco(tui, "\u2500\u2500", "--"));
 	log_top = y;
 	tui_draw_log(tui, log_top, LINES - 3);
 	hint = tui_key_hint(tui);
@@ -2388,10 +2397,8 @@ static void tui_draw_room(struct tui *tui)
 		tui_draw_line(tui, LINES - 2, hint, false);
 	enc = tui_encryption_text(tui);
 	tui_keys_first(&tui->keys, TUI_ACTION_HELP, help, sizeof(help));
-	text = xasprintf(_("%s | %s | %s | %s: help"), tui_mic_text(tui), tui_conn_text(tui), enc,
-			 help);
-	tui_draw_status(tui, text);
-	free(text);
+	tui_draw_linef(tui, LINES - 1, false, _("%s | %s | %s | %s: help"), tui_mic_text(tui),
+		       tui_conn_text(tui), enc, help);
 	free(enc);
 	free(hint);
 }
@@ -2411,11 +2418,8 @@ static void tui_draw(struct tui *tui)
 	else if (tui->screen == TUI_SCREEN_ROOM)
 		tui_draw_room(tui);
 	else {
-		char *text = xasprintf(_("Connecting to the server%s"),
-				       tui->quitting ? _(" (quitting)") : "...");
-
-		tui_draw_line(tui, 0, text, true);
-		free(text);
+		tui_draw_linef(tui, 0, true, _("Connecting to the server%s"),
+			       tui->quitting ? _(" (quitting)") : "...");
 		if (tui->message != NULL)
 			tui_draw_line(tui, LINES - 2, tui->message, false);
 		tui_draw_status(tui, _("Q: quit, ?: help"));
@@ -2550,7 +2554,7 @@ int tui_run(struct engine *engine, const struct tui_options *options)
 	tui.flags = tui.ascii ? SANITIZE_ASCII : 0;
 	tui_setup_keys(&tui);
 	if (pipe2(winch_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-		log_error("pipe: %s", strerror(errno));
+		log_error(_("cannot create a pipe: %s"), strerror(errno));
 		tui_free_state(&tui);
 		return 1;
 	}
@@ -2596,7 +2600,7 @@ int tui_run(struct engine *engine, const struct tui_options *options)
 			timeout = deadline <= now ? 0 : (int)(deadline - now);
 		ret = poll(fds, options->signal_fd >= 0 ? 4 : 3, timeout);
 		if (ret < 0 && errno != EINTR) {
-			log_error("poll: %s", strerror(errno));
+			log_error(_("poll failed: %s"), strerror(errno));
 			tui.status = 1;
 			break;
 		}
@@ -2616,7 +2620,7 @@ int tui_run(struct engine *engine, const struct tui_options *options)
 			char info[128];
 
 			if (read(options->signal_fd, info, sizeof(info)) < 0 && errno != EAGAIN)
-				log_warn("signalfd: %s", strerror(errno));
+				log_warn(_("cannot read a signal: %s"), strerror(errno));
 			if (tui.quitting)
 				break; /* a second signal: do not wait any longer */
 			tui_quit(&tui);

@@ -18,7 +18,9 @@
  *   - Speaking announcements are coalesced ("Speaking: Alice, Bob"), updated at most
  *     once a second.
  *   - Earcons (earcon.h) for joins, departures, hands, invitations, muting and
- *     mentions; for now as the terminal bell.
+ *     mentions, mixed by the engine into what we hear (ENGINE_CMD_EARCON), at their
+ *     own volume and with an off switch (tests/test-tui.c checks which event sends
+ *     which).
  * Every string from the network goes through sanitize.h before reaching the screen.
  *
  * Main thread only. The caller sets the locale first (i18n_init()): curses and the
@@ -45,8 +47,8 @@ enum tui_speaking {
 struct tui_options {
 	bool ascii;            /* ASCII only (also forced when the locale is not UTF-8) */
 	bool meters;           /* level meters (accepted; the engine gives no levels yet) */
-	bool earcons;          /* earcons on (the terminal bell for now) */
-	int earcon_volume;     /* 0..100 */
+	bool earcons;          /* earcons on (ENGINE_CMD_EARCON) */
+	int earcon_volume;     /* 0..100; 0 sends none, like earcons off */
 	enum tui_speaking speaking;
 	/* The config file's [keys] section (config-file.h), or NULL and 0. */
 	const struct config_file_binding *bindings;

@@ -18,13 +18,25 @@ if ENABLE_CLIENT
 BENCH_RUN += bench/bench-rekey
 BENCH_DEPS += bench/bench-rekey
 endif
-EXTRA_DIST += bench/README.md
+# Client cost beside baresip, and added latency (bench/bench-client.sh drives salond,
+# salon bots, baresip and bench/bench-latency).
+if ENABLE_SERVER
+if ENABLE_CLIENT
+check_PROGRAMS += bench/bench-latency
+bench_bench_latency_SOURCES = bench/bench-latency.c
+bench_bench_latency_LDADD = -lm
+BENCH_RUN += bench/bench-client.sh
+BENCH_DEPS += bench/bench-latency src/client/salon tests/e2e-audio-tool
+endif
+endif
+EXTRA_DIST += bench/README.md bench/bench-client.sh
 
 # Seconds each benchmark may run before it is stopped (and counted as failed):
-# together at most 10 minutes.
+# together at most 16.7 minutes.
 BENCH_TIMEOUT_relay = 240
 BENCH_TIMEOUT_crowd = 330
 BENCH_TIMEOUT_rekey = 30
+BENCH_TIMEOUT_client = 400
 
 bench: $(BENCH_DEPS)
 	@failed=""; \
@@ -32,11 +44,17 @@ bench: $(BENCH_DEPS)
 		case $$b in \
 		*relay) limit=$(BENCH_TIMEOUT_relay) ;; \
 		*crowd) limit=$(BENCH_TIMEOUT_crowd) ;; \
+		*client.sh) limit=$(BENCH_TIMEOUT_client) ;; \
 		*) limit=$(BENCH_TIMEOUT_rekey) ;; \
+		esac; \
+		case $$b in \
+		*.sh) prog="$(SHELL) $(abs_top_srcdir)/$$b" ;; \
+		*) prog=./$$b ;; \
 		esac; \
 		echo "== $$b (at most $$limit s)"; \
 		SALOND=$(abs_top_builddir)/src/server/salond \
-			timeout $$limit ./$$b; status=$$?; \
+		top_builddir=$(abs_top_builddir) top_srcdir=$(abs_top_srcdir) \
+			timeout $$limit $$prog; status=$$?; \
 		if test $$status -ne 0; then \
 			echo "== $$b: FAIL (exit status $$status)"; failed="$$failed $$b"; \
 		else \

@@ -273,6 +273,20 @@ endif
 EXTRA_DIST += tests/e2e-audio.sh tests/e2e-room.sh tests/e2e-loss.sh tests/e2e-restart.sh \
 	tests/e2e-lib.sh
 
+# Churn (issue 5): at least 1,000 simulated members (tests/churn-tool) join and leave
+# a room for minutes while three bots speak; salond's memory and descriptors stay
+# bounded and the listeners keep hearing every speaker.
+if ENABLE_CLIENT
+if ENABLE_SERVER
+check_PROGRAMS += tests/churn-tool
+tests_churn_tool_SOURCES = tests/churn-tool.c
+tests_churn_tool_CFLAGS = $(CLIENT_CFLAGS) $(JANSSON_CFLAGS)
+tests_churn_tool_LDADD = $(CLIENT_LIBS) $(JANSSON_LIBS) -lm
+TESTS += tests/churn.sh
+endif
+endif
+EXTRA_DIST += tests/churn.sh
+
 # The French catalogue is complete and salon speaks it (xgettext, msgcmp, and salon
 # in French under LANGUAGE=fr against a real salond).
 if ENABLE_CLIENT

@@ -2,9 +2,11 @@
  * test-store.c - the SQLite store: migrations in order up to the current version
  * (from scratch and from an older database; refusal of a newer schema), users,
  * rooms, memberships, per-user event sequences (with the floor used by soft
- * events), server state, and durability across a close and reopen. Also the event
- * bus over the store (waiters by user and by deadline, soft sequence places kept
- * across a clean stop and skipped after a crash) and the id map it is built on.
+ * events), room events stored once (schema version 4, and the migration of a
+ * version 3 database that holds events), server state, and durability across a
+ * close and reopen. Also the event bus over the store (waiters by user and by
+ * deadline, soft sequence places kept across a clean stop and skipped after a
+ * crash) and the id map it is built on.
  */
 #include "config.h"
 
@@ -174,6 +176,191 @@ static bool test_has_object(sqlite3 *db, const char *name)
 	return found;
 }
 
+/* Undoes migration 4 (shared room events): the schema of version 3. */
+static const char test_undo_4[] =
+	"DROP VIEW events; DROP INDEX event_places_room_event; DROP TABLE room_events;"
+	" ALTER TABLE event_places DROP COLUMN room_event;"
+	" ALTER TABLE event_places RENAME TO events;"
+	" DELETE FROM schema_version WHERE version > 3";
+
+static int test_collect_bodies(uint64_t seq, const char *body, void *arg)
+{
+	char *out = arg;
+	size_t len = strlen(out);
+
+	snprintf(out + len, 512 - len, "%llu:%s;", (unsigned long long)seq, body);
+	return 0;
+}
+
+/*
+ * A database of version 3 with undelivered events (made here by undoing migration
+ * 4 and writing the old table as salond 3 did) migrates on open: the events are
+ * still in their streams with their numbers and bodies, the view shows them as
+ * the old table did, and new events of both kinds follow them.
+ */
+static void test_migration_4_keeps_events(void **state)
+{
+	struct store *store;
+	struct store_user alice = {0}, bob = {0};
+	struct store_room room = {0};
+	struct store_member member;
+	char bodies[512] = "";
+	unsigned int added;
+	uint64_t seq;
+	sqlite3 *db;
+	int version;
+
+	(void)state;
+	unlink(test_path);
+	assert_int_equal(store_open(test_path, &store), 0);
+	strcpy(alice.name, "alice");
+	memset(alice.public_key, 1, 32);
+	strcpy(bob.name, "bob");
+	memset(bob.public_key, 2, 32);
+	assert_int_equal(store_user_create(store, &alice), 0);
+	assert_int_equal(store_user_create(store, &bob), 0);
+	strcpy(room.title, "old");
+	room.is_public = true;
+	room.host_id = alice.id;
+	assert_int_equal(store_room_create(store, &room), 0);
+	assert_int_equal(store_member_add(store, room.id, alice.id, STORE_ROLE_HOST, 1, &member), 0);
+	assert_int_equal(store_member_add(store, room.id, bob.id, STORE_ROLE_LISTENER, 1, &member),
+			 0);
+	store_close(store);
+	assert_int_equal(sqlite3_open(test_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, test_undo_4, NULL, NULL, NULL), SQLITE_OK);
+	assert_false(test_has_object(db, "room_events"));
+	/* What salond 3 stored: two undelivered events of bob's, seq 1 and 2. */
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO events VALUES (2, 1, '{\"n\":1}', 1);"
+				      " INSERT INTO events VALUES (2, 2, '{\"n\":2}', 1);"
+				      " UPDATE users SET last_seq = 2 WHERE id = 2", NULL, NULL,
+				      NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(test_path, &store), 0);
+	assert_int_equal(store_schema_version(store, &version), 0);
+	assert_int_equal(version, 4);
+	assert_int_equal(store_event_list(store, bob.id, 0, 10, test_collect_bodies, bodies), 0);
+	assert_string_equal(bodies, "1:{\"n\":1};2:{\"n\":2};");
+	assert_int_equal(store_begin(store), 0);
+	assert_int_equal(store_event_add_room(store, room.id, false, 0, "{\"n\":3}", 2, NULL, 0,
+					      &added), 0);
+	assert_int_equal(added, 2);
+	assert_int_equal(store_event_add(store, bob.id, "{\"n\":4}", 2, 0, &seq), 0);
+	assert_int_equal(seq, 4);
+	assert_int_equal(store_commit(store), 0);
+	bodies[0] = '\0';
+	assert_int_equal(store_event_list(store, bob.id, 1, 10, test_collect_bodies, bodies), 0);
+	assert_string_equal(bodies, "2:{\"n\":2};3:{\"n\":3};4:{\"n\":4};");
+	store_close(store);
+
+	assert_int_equal(sqlite3_open(test_path, &db), SQLITE_OK);
+	test_check_versions(db);
+	{
+		sqlite3_stmt *stmt;
+		int rows = 0;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT user_id, seq, body FROM events"
+						   " ORDER BY user_id, seq", -1, &stmt, NULL),
+				 SQLITE_OK);
+		while (sqlite3_step(stmt) == SQLITE_ROW) {
+			rows++;
+			assert_true(sqlite3_column_text(stmt, 2)[0] == '{');
+		}
+		sqlite3_finalize(stmt);
+		assert_int_equal(rows, 5); /* alice's room event, bob's four */
+	}
+	sqlite3_close(db);
+	unlink(test_path);
+}
+
+/*
+ * Room events: one shared row, a place in each recipient's stream (its next
+ * number, above its floor), the stage only, one member left out; acknowledging
+ * every place lets the prune delete the shared row, and not before.
+ */
+static void test_room_events(void **state)
+{
+	struct store *store;
+	struct store_user users[3] = {{0}};
+	struct store_room room = {0};
+	struct store_member member;
+	struct store_seq_floor floor;
+	char bodies[512];
+	unsigned int added;
+	uint64_t seq;
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	int shared;
+
+	(void)state;
+	unlink(test_path);
+	assert_int_equal(store_open(test_path, &store), 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(users[i].name, sizeof(users[i].name), "u%d", i);
+		memset(users[i].public_key, 10 + i, 32);
+		assert_int_equal(store_user_create(store, &users[i]), 0);
+	}
+	strcpy(room.title, "r");
+	room.host_id = users[0].id;
+	assert_int_equal(store_room_create(store, &room), 0);
+	assert_int_equal(store_member_add(store, room.id, users[0].id, STORE_ROLE_HOST, 1, &member),
+			 0);
+	assert_int_equal(store_member_add(store, room.id, users[1].id, STORE_ROLE_LISTENER, 1,
+					  &member), 0);
+	assert_int_equal(store_member_add(store, room.id, users[2].id, STORE_ROLE_LISTENER, 1,
+					  &member), 0);
+	assert_int_equal(store_event_add(store, users[1].id, "{\"own\":1}", 1, 0, &seq), 0);
+	assert_int_equal(seq, 1);
+
+	/* Everyone but u2; u1 has a soft place at 7, so its place is 8. */
+	floor.user_id = users[1].id;
+	floor.seq = 7;
+	assert_int_equal(store_begin(store), 0);
+	assert_int_equal(store_event_add_room(store, room.id, false, users[2].id, "{\"all\":1}", 1,
+					      &floor, 1, &added), 0);
+	assert_int_equal(added, 2);
+	/* The stage only: the host. */
+	assert_int_equal(store_event_add_room(store, room.id, true, 0, "{\"stage\":1}", 1, NULL, 0,
+					      &added), 0);
+	assert_int_equal(added, 1);
+	assert_int_equal(store_commit(store), 0);
+	bodies[0] = '\0';
+	assert_int_equal(store_event_list(store, users[0].id, 0, 10, test_collect_bodies, bodies),
+			 0);
+	assert_string_equal(bodies, "1:{\"all\":1};2:{\"stage\":1};");
+	bodies[0] = '\0';
+	assert_int_equal(store_event_list(store, users[1].id, 0, 10, test_collect_bodies, bodies),
+			 0);
+	assert_string_equal(bodies, "1:{\"own\":1};8:{\"all\":1};");
+	bodies[0] = '\0';
+	assert_int_equal(store_event_list(store, users[2].id, 0, 10, test_collect_bodies, bodies),
+			 0);
+	assert_string_equal(bodies, "");
+	/* The floor was for that event only: the next place follows the last one. */
+	assert_int_equal(store_event_add(store, users[1].id, "{}", 1, 0, &seq), 0);
+	assert_int_equal(seq, 9);
+
+	assert_int_equal(sqlite3_open(test_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM room_events", -1, &stmt,
+					   NULL), SQLITE_OK);
+	/* u1 acknowledges: the shared row of "all" stays for u0; then u0 does. */
+	assert_int_equal(store_event_ack(store, users[1].id, 9), 0);
+	assert_int_equal(store_room_events_prune(store), 0);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	shared = sqlite3_column_int(stmt, 0);
+	assert_int_equal(shared, 2);
+	sqlite3_reset(stmt);
+	assert_int_equal(store_event_ack(store, users[0].id, 1), 0);
+	assert_int_equal(store_room_events_prune(store), 0);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(stmt, 0), 1);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	store_close(store);
+	unlink(test_path);
+}
+
 /*
  * Migrations run in order, each recorded once, up to the current version: on a
  * new database, and on a database left at version 1 by an older salond (made here
@@ -201,6 +388,7 @@ static void test_migrations_in_order(void **state)
 	test_check_versions(db);
 	assert_true(test_has_object(db, "members_room_role"));
 	assert_true(test_has_object(db, "server_state"));
+	assert_int_equal(sqlite3_exec(db, test_undo_4, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP INDEX members_room_role; DROP INDEX rooms_live;"
 				      " DROP TABLE server_state;"
 				      " DELETE FROM schema_version WHERE version > 1", NULL, NULL,
@@ -453,6 +641,8 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_newer_schema_refused),
 		cmocka_unit_test(test_migrations_in_order),
+		cmocka_unit_test(test_migration_4_keeps_events),
+		cmocka_unit_test(test_room_events),
 		cmocka_unit_test(test_sequences_and_state),
 		cmocka_unit_test(test_idmap),
 		cmocka_unit_test(test_bus_waiters),

@@ -243,6 +243,41 @@ int bus_publish(struct bus *bus, uint64_t user_id, const char *body)
 	return ret;
 }
 
+int bus_publish_room(struct bus *bus, uint64_t room_id, bool stage_only, uint64_t except,
+		     const char *body)
+{
+	struct store_seq_floor *floors = NULL;
+	size_t floor_count = 0;
+	uint64_t *ids = NULL;
+	size_t count = 0;
+	unsigned int added;
+	int ret = store_member_user_ids(bus->store, room_id, stage_only, &ids, &count);
+
+	if (ret < 0)
+		return ret;
+	/* The recipients' places handed out for soft events, which must stay below. */
+	for (size_t i = 0; i < count; i++) {
+		struct bus_user *user = idmap_get(&bus->users, ids[i]);
+
+		if (user == NULL || user->soft_seq == 0 || ids[i] == except)
+			continue;
+		if (floors == NULL)
+			floors = xreallocarray(NULL, count, sizeof(*floors));
+		floors[floor_count].user_id = ids[i];
+		floors[floor_count].seq = user->soft_seq;
+		floor_count++;
+	}
+	ret = store_event_add_room(bus->store, room_id, stage_only, except, body,
+				   (int64_t)time(NULL), floors, floor_count, &added);
+	free(floors);
+	/* As in bus_publish: the woken long-polls read the store after this handler. */
+	for (size_t i = 0; ret == 0 && i < count; i++)
+		if (ids[i] != except)
+			bus_wake(bus, ids[i]);
+	free(ids);
+	return ret;
+}
+
 int bus_soft_seq(struct bus *bus, uint64_t user_id, uint64_t *seq)
 {
 	struct bus_user *user;

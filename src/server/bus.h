@@ -2,7 +2,9 @@
  * bus.h - the per-user event bus: publish an event to a user, and wait for one.
  *
  * Today the bus is in-process: events are appended to the store (so they survive
- * a restart until acknowledged) and waiters of the same process are woken. A bus
+ * a restart until acknowledged) and waiters of the same process are woken. An
+ * event for a whole room is stored once for the room (bus_publish_room), with a
+ * place in each member's sequence. A bus
  * over Redis pub/sub would implement this same header (store the event, publish
  * the user id; subscribers wake their local waiters) without touching the API.
  *
@@ -24,6 +26,7 @@
 #ifndef SALON_BUS_H
 #define SALON_BUS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -63,6 +66,17 @@ void bus_free(struct bus *bus);
  * reports. Returns 0 or a store error.
  */
 int bus_publish(struct bus *bus, uint64_t user_id, const char *body);
+
+/*
+ * Publishes the event body to every member of the room (stage_only: to the host,
+ * moderators and speakers), except the user except (0: nobody), as bus_publish
+ * would to each, but stored once for the room (store_event_add_room): each
+ * member's stream gets its next place, after any place handed out for a soft
+ * event, and every recipient's waiters are woken. Call it inside the transaction
+ * that makes the change. Returns 0 or a store error.
+ */
+int bus_publish_room(struct bus *bus, uint64_t room_id, bool stage_only, uint64_t except,
+		     const char *body);
 
 /*
  * The next place in the user's sequence for a soft event (one that is not

@@ -14,7 +14,8 @@
  *
  * Acknowledgements (after=SEQ) only delete rows that will never be read again, so
  * they are collected and applied in one transaction every API_ACK_INTERVAL_MS
- * instead of one DELETE per answer.
+ * instead of one DELETE per answer. The same transaction deletes the shared rows
+ * of room events (store_event_add_room) whose last place has just gone.
  */
 #include "config.h"
 
@@ -105,6 +106,9 @@ void events_ack_flush(struct api *api, uint64_t now_ms, bool force)
 		if (user != NULL)
 			ret = store_event_ack(api->store, api->ack_users[i], user->acked);
 	}
+	/* A room event's shared row goes with the last place that refers to it. */
+	if (ret == 0)
+		ret = store_room_events_prune(api->store);
 	if (ret == 0)
 		ret = store_commit(api->store);
 	if (ret < 0) {

@@ -94,6 +94,28 @@ static const char *const store_migrations[] = {
 	"CREATE TABLE server_state ("
 	" name TEXT PRIMARY KEY,"
 	" value BIGINT NOT NULL);",
+	/*
+	 * 4: an event that a whole room (or its stage) gets is stored once, in
+	 * room_events; each member's stream keeps only its place in event_places
+	 * (user, seq, and the shared row's id instead of a body), written for the
+	 * whole room by one statement. The view events shows every stream as
+	 * before, bodies included, for whoever reads the database by hand (and
+	 * tests/fault-kill.sh). The partial index finds the shared rows that no
+	 * place refers to any more.
+	 */
+	"ALTER TABLE events RENAME TO event_places;"
+	"ALTER TABLE event_places ADD COLUMN room_event BIGINT;"
+	"CREATE TABLE room_events ("
+	" id INTEGER PRIMARY KEY,"
+	" room_id BIGINT NOT NULL,"
+	" body TEXT NOT NULL,"
+	" created BIGINT NOT NULL);"
+	"CREATE INDEX event_places_room_event ON event_places(room_event)"
+	" WHERE room_event IS NOT NULL;"
+	"CREATE VIEW events AS SELECT p.user_id AS user_id, p.seq AS seq,"
+	" CASE WHEN p.room_event IS NULL THEN p.body ELSE r.body END AS body,"
+	" p.created AS created, p.room_event AS room_event"
+	" FROM event_places p LEFT JOIN room_events r ON r.id = p.room_event;",
 };
 
 _Static_assert(ARRAY_SIZE(store_migrations) == STORE_SCHEMA_VERSION,
@@ -305,6 +327,14 @@ int store_open(const char *path, struct store **out)
 		ret = store_exec(store, "PRAGMA cache_size = -65536", "cache size");
 	if (ret == 0)
 		ret = store_migrate(store);
+	/*
+	 * Per connection: the floors of the users' sequences for one room event
+	 * (store_event_add_room), filled and emptied inside its transaction.
+	 */
+	if (ret == 0)
+		ret = store_exec(store, "CREATE TEMP TABLE IF NOT EXISTS seq_floor ("
+					" user_id INTEGER PRIMARY KEY, seq BIGINT NOT NULL)",
+				 "floor table");
 	if (ret < 0) {
 		store_close(store);
 		return ret;
@@ -887,7 +917,7 @@ int store_event_add(struct store *store, uint64_t user_id, const char *body, int
 	static const char next[] = "UPDATE users SET last_seq ="
 				   " CASE WHEN last_seq > ? THEN last_seq ELSE ? END + 1"
 				   " WHERE id = ? RETURNING last_seq";
-	static const char sql[] = "INSERT INTO events (user_id, seq, body, created)"
+	static const char sql[] = "INSERT INTO event_places (user_id, seq, body, created)"
 				  " VALUES (?, ?, ?, ?)";
 	sqlite3_stmt *stmt = store_stmt(store, next);
 	int rc;
@@ -914,11 +944,103 @@ int store_event_add(struct store *store, uint64_t user_id, const char *body, int
 	return store_step_done(store, stmt, "event add");
 }
 
+/*
+ * The recipients of a room event: the room's members (or its stage), less one.
+ * Spelled as equalities so that members_room_role finds the stage directly.
+ */
+#define STORE_ROOM_ALL "SELECT user_id FROM members WHERE room_id = ?1 AND user_id <> ?2"
+#define STORE_ROOM_STAGE STORE_ROOM_ALL " AND role IN ('host', 'moderator', 'speaker')"
+#define STORE_ROOM_FLOOR "(SELECT seq FROM seq_floor WHERE seq_floor.user_id = users.id)"
+/* Each recipient's next place: one more than its last one and its floor. */
+#define STORE_ROOM_NEXT								\
+	"UPDATE users SET last_seq = CASE WHEN last_seq > COALESCE(" STORE_ROOM_FLOOR	\
+	", 0) THEN last_seq ELSE COALESCE(" STORE_ROOM_FLOOR ", 0) END + 1 WHERE id IN ("
+#define STORE_ROOM_PLACES							\
+	"INSERT INTO event_places (user_id, seq, body, created, room_event)"	\
+	" SELECT id, last_seq, '', ?3, ?4 FROM users WHERE id IN ("
+
+int store_event_add_room(struct store *store, uint64_t room_id, bool stage_only, uint64_t except,
+			 const char *body, int64_t now, const struct store_seq_floor *floors,
+			 size_t floor_count, unsigned int *added)
+{
+	static const char shared[] = "INSERT INTO room_events (room_id, body, created)"
+				     " VALUES (?, ?, ?) RETURNING id";
+	static const char floor[] = "INSERT INTO seq_floor (user_id, seq) VALUES (?, ?)"
+				    " ON CONFLICT (user_id) DO UPDATE SET seq = excluded.seq";
+	static const char next_all[] = STORE_ROOM_NEXT STORE_ROOM_ALL ")";
+	static const char next_stage[] = STORE_ROOM_NEXT STORE_ROOM_STAGE ")";
+	static const char places_all[] = STORE_ROOM_PLACES STORE_ROOM_ALL ")";
+	static const char places_stage[] = STORE_ROOM_PLACES STORE_ROOM_STAGE ")";
+	static const char clear[] = "DELETE FROM seq_floor";
+	sqlite3_stmt *stmt = store_stmt(store, shared);
+	sqlite3_int64 shared_id;
+	int rc, ret;
+
+	*added = 0;
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
+	sqlite3_bind_text(stmt, 2, body, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, now);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(stmt);
+		return store_error(store, rc, "room event");
+	}
+	shared_id = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	for (size_t i = 0; i < floor_count; i++) {
+		stmt = store_stmt(store, floor);
+		if (stmt == NULL)
+			return -EIO;
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)floors[i].user_id);
+		sqlite3_bind_int64(stmt, 2, (sqlite3_int64)floors[i].seq);
+		ret = store_step_done(store, stmt, "seq floor");
+		if (ret < 0)
+			return ret;
+	}
+	stmt = store_stmt(store, stage_only ? next_stage : next_all);
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)except);
+	ret = store_step_done(store, stmt, "room event seq");
+	if (ret < 0)
+		return ret;
+	stmt = store_stmt(store, stage_only ? places_stage : places_all);
+	if (stmt == NULL)
+		return -EIO;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)except);
+	sqlite3_bind_int64(stmt, 3, now);
+	sqlite3_bind_int64(stmt, 4, shared_id);
+	ret = store_step_done(store, stmt, "room event places");
+	if (ret < 0)
+		return ret;
+	*added = (unsigned int)sqlite3_changes(store->db);
+	if (floor_count == 0)
+		return 0;
+	stmt = store_stmt(store, clear);
+	return stmt != NULL ? store_step_done(store, stmt, "seq floor clear") : -EIO;
+}
+
+int store_room_events_prune(struct store *store)
+{
+	static const char sql[] = "DELETE FROM room_events WHERE NOT EXISTS"
+				  " (SELECT 1 FROM event_places p WHERE p.room_event = room_events.id)";
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+
+	return stmt != NULL ? store_step_done(store, stmt, "room event prune") : -EIO;
+}
+
 int store_event_list(struct store *store, uint64_t user_id, uint64_t after, unsigned int limit,
 		     int (*fn)(uint64_t seq, const char *body, void *arg), void *arg)
 {
-	static const char sql[] = "SELECT seq, body FROM events WHERE user_id = ? AND seq > ?"
-				  " ORDER BY seq LIMIT ?";
+	/* A place in a room event takes its body from the shared row. */
+	static const char sql[] = "SELECT e.seq, CASE WHEN e.room_event IS NULL THEN e.body"
+				  " ELSE r.body END FROM event_places e"
+				  " LEFT JOIN room_events r ON r.id = e.room_event"
+				  " WHERE e.user_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?";
 	sqlite3_stmt *stmt = store_stmt(store, sql);
 	int rc, ret = 0;
 
@@ -942,7 +1064,7 @@ int store_event_list(struct store *store, uint64_t user_id, uint64_t after, unsi
 
 int store_event_ack(struct store *store, uint64_t user_id, uint64_t upto)
 {
-	static const char sql[] = "DELETE FROM events WHERE user_id = ? AND seq <= ?";
+	static const char sql[] = "DELETE FROM event_places WHERE user_id = ? AND seq <= ?";
 	sqlite3_stmt *stmt = store_stmt(store, sql);
 
 	if (stmt == NULL)

@@ -34,7 +34,7 @@
 #define STORE_TOPIC_BUF (STORE_TOPIC_MAX * 4 + 1)
 
 /* The schema version this build writes (migrations 1..STORE_SCHEMA_VERSION). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
@@ -163,6 +163,27 @@ int store_event_add(struct store *store, uint64_t user_id, const char *body, int
 int store_event_list(struct store *store, uint64_t user_id, uint64_t after, unsigned int limit,
 		     int (*fn)(uint64_t seq, const char *body, void *arg), void *arg);
 int store_event_ack(struct store *store, uint64_t user_id, uint64_t upto);
+/*
+ * Room events (schema version 4): an event for every member of a room (or its
+ * stage), but except, is stored once, and each recipient's stream gets its own
+ * place (its next sequence number, as store_event_add gives) that refers to the
+ * shared body; store_event_list returns such places like any other event, and
+ * store_event_ack deletes them. A place is a small row without a body, and the
+ * places of the whole room are written by one statement: the room costs three
+ * statements (plus one per floor, into a temporary table) instead of two per
+ * member. floors (floor_count of them, borrowed) are the recipients' floors, as
+ * in store_event_add; users not listed have none. *added is the number of
+ * recipients. Returns 0 or a store error. Call it inside a transaction.
+ */
+struct store_seq_floor {
+	uint64_t user_id;
+	uint64_t seq;
+};
+int store_event_add_room(struct store *store, uint64_t room_id, bool stage_only, uint64_t except,
+			 const char *body, int64_t now, const struct store_seq_floor *floors,
+			 size_t floor_count, unsigned int *added);
+/* Deletes the shared room events that no stream refers to any more. */
+int store_room_events_prune(struct store *store);
 /* The user's last sequence number (0 before any event); -ENOENT: no such user. */
 int store_user_last_seq(struct store *store, uint64_t user_id, uint64_t *seq);
 /* Raises the user's last sequence number to seq (never lowers it). */

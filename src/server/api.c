@@ -187,17 +187,12 @@ int api_publish_room(struct api *api, uint64_t room_id, bool stage_only, uint64_
 		     json_t *event)
 {
 	char *text = json_dumps(event, JSON_COMPACT);
-	uint64_t *ids = NULL;
-	size_t count = 0;
 	int ret;
 
 	if (text == NULL)
 		fatal("out of memory");
-	ret = store_member_user_ids(api->store, room_id, stage_only, &ids, &count);
-	for (size_t i = 0; ret == 0 && i < count; i++)
-		if (ids[i] != except)
-			ret = bus_publish(api->bus, ids[i], text);
-	free(ids);
+	/* Stored once for the room, however many members it has (bus_publish_room). */
+	ret = bus_publish_room(api->bus, room_id, stage_only, except, text);
 	free(text);
 	return ret;
 }

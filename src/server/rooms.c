@@ -79,23 +79,6 @@ static json_t *rooms_event(const char *type, uint64_t room_id)
 	return json_pack("{s:s, s:I}", "type", type, "room_id", (json_int_t)room_id);
 }
 
-/*
- * Publishes event to the room's members (stage_only: its stage), but except (0:
- * nobody), stored once for the room however many members it has (bus_publish_room).
- */
-static int rooms_publish(struct api *api, uint64_t room_id, bool stage_only, uint64_t except,
-			 json_t *event)
-{
-	char *text = json_dumps(event, JSON_COMPACT);
-	int ret;
-
-	if (text == NULL)
-		fatal("out of memory");
-	ret = bus_publish_room(api->bus, room_id, stage_only, except, text);
-	free(text);
-	return ret;
-}
-
 /* Tells everyone about a changed member (roles, hands, mutes, recording are stage news). */
 static int rooms_publish_member(struct api *api, const struct store_member *member)
 {
@@ -103,7 +86,7 @@ static int rooms_publish_member(struct api *api, const struct store_member *memb
 	int ret;
 
 	json_object_set_new(event, "member", api_member_json(member));
-	ret = rooms_publish(api, member->room_id, false, 0, event);
+	ret = api_publish_room(api, member->room_id, false, 0, event);
 	json_decref(event);
 	return ret;
 }
@@ -240,7 +223,7 @@ enum MHD_Result rooms_get(struct api_request *req)
 static int rooms_end_locked(struct api *api, uint64_t room_id)
 {
 	json_t *event = rooms_event("room_ended", room_id);
-	int ret = rooms_publish(api, room_id, false, 0, event);
+	int ret = api_publish_room(api, room_id, false, 0, event);
 
 	json_decref(event);
 	if (ret == 0)
@@ -307,7 +290,7 @@ enum MHD_Result rooms_join(struct api_request *req)
 
 			json_object_set_new(event, "member", api_member_json(&member));
 			/* A listener's arrival is news only for the stage. */
-			ret = rooms_publish(api, room.id, true, req->user_id, event);
+			ret = api_publish_room(api, room.id, true, req->user_id, event);
 			json_decref(event);
 		}
 	}
@@ -349,8 +332,8 @@ static int rooms_drop_member(struct api *api, const struct store_member *member,
 	json_object_set_new(event, "reason", json_string(reason));
 	ret = store_member_delete(api->store, member->room_id, member->user_id);
 	if (ret == 0)
-		ret = rooms_publish(api, member->room_id, !store_role_on_stage(member->role), 0,
-				    event);
+		ret = api_publish_room(api, member->room_id,
+				       !store_role_on_stage(member->role), 0, event);
 	if (ret == 0 && tell_member)
 		ret = api_publish_user(api, member->user_id, event);
 	json_decref(event);
@@ -695,7 +678,7 @@ enum MHD_Result rooms_chat(struct api_request *req)
 			  (json_int_t)room.id, "from", (json_int_t)self.user_id, "from_member",
 			  (json_int_t)self.member_id, "name", self.name, "text", text, "sent",
 			  (json_int_t)time(NULL));
-	ret = rooms_publish(api, room.id, false, 0, event);
+	ret = api_publish_room(api, room.id, false, 0, event);
 	json_decref(event);
 	if (ret == 0)
 		ret = store_commit(api->store);

@@ -5,6 +5,12 @@
  * after salond is killed with SIGKILL and restarted on the same database and port,
  * with RECONNECTING reported meanwhile. No sleeps: everything waits on
  * signaling_poll() with a deadline.
+ *
+ * test_stream_connection_dies uses a scripted HTTP server (a thread on a loopback
+ * socket) instead: it closes the stream's kept-alive connection under a long-poll,
+ * as a server killed and restarted at once looks to a client that was not scheduled
+ * meanwhile, and checks that the stream reports it (RECONNECTING, then RESUMED)
+ * rather than letting libcurl send the request again on a new connection unseen.
  */
 #include "config.h"
 
@@ -18,7 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -356,12 +367,122 @@ static void test_parse_events(void **state)
 	assert_int_equal(signaling_new("ftp://127.0.0.1:1", &signaling), -EINVAL);
 }
 
+/* The scripted server: one listening socket, answers written by the thread. */
+struct script_server {
+	int listen_fd;
+	uint16_t port;
+	pthread_t thread;
+	unsigned connections;
+	unsigned requests;
+};
+
+/* Reads one request head (up to the blank line) from fd; false on EOF or error. */
+static bool script_read_request(int fd)
+{
+	char buf[4096];
+	size_t len = 0;
+
+	while (len < sizeof(buf) - 1) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (n <= 0)
+			return false;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, "\r\n\r\n") != NULL)
+			return true; /* GETs have no body */
+	}
+	return false;
+}
+
+static void script_answer(int fd, const char *body)
+{
+	char head[256];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\n\r\n",
+			 strlen(body));
+
+	assert_true(n > 0 && (size_t)n < sizeof(head));
+	assert_int_equal(write(fd, head, (size_t)n), n);
+	assert_int_equal(write(fd, body, strlen(body)), (ssize_t)strlen(body));
+}
+
+/*
+ * Connection 1: answers the first long-poll (no events, kept alive), reads the
+ * second and closes the connection without a word (FIN, no answer). Every later
+ * connection: answers each request with one chat event, seq 1.
+ */
+static void *script_run(void *arg)
+{
+	struct script_server *server = arg;
+	int fd = accept(server->listen_fd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	server->connections++;
+	if (script_read_request(fd)) {
+		server->requests++;
+		script_answer(fd, "{\"events\": [], \"last_seq\": 0}");
+		if (script_read_request(fd))
+			server->requests++;
+	}
+	close(fd);
+	while ((fd = accept(server->listen_fd, NULL, NULL)) >= 0) {
+		server->connections++;
+		while (script_read_request(fd)) {
+			server->requests++;
+			script_answer(fd, "{\"events\": [{\"seq\": 1, \"type\": \"chat\", "
+					  "\"text\": \"after\"}], \"last_seq\": 1}");
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static void test_stream_connection_dies(void **state)
+{
+	struct script_server server = {0};
+	struct sockaddr_in addr = {.sin_family = AF_INET};
+	socklen_t addr_len = sizeof(addr);
+	struct signaling *signaling;
+	struct stream_log log = {0};
+	char url[64];
+
+	(void)state;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	server.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(server.listen_fd >= 0);
+	assert_int_equal(bind(server.listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(server.listen_fd, 8), 0);
+	assert_int_equal(getsockname(server.listen_fd, (struct sockaddr *)&addr, &addr_len), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(addr.sin_port));
+	assert_int_equal(pthread_create(&server.thread, NULL, script_run, &server), 0);
+
+	assert_int_equal(signaling_new(url, &signaling), 0);
+	signaling_stream_start(signaling, 0, 1, &stream_ops, &log);
+	wait_events(signaling, &log, 1);
+	assert_string_equal(log.texts[0], "after");
+	/* The dead connection was told, and the stream came back through a new one. */
+	assert_true(log.reconnecting >= 1);
+	assert_int_equal(log.resumed, 1);
+	signaling_stream_stop(signaling);
+	signaling_free(signaling);
+
+	/* Wakes the thread from accept() and waits for it. */
+	shutdown(server.listen_fd, SHUT_RDWR);
+	assert_int_equal(pthread_join(server.thread, NULL), 0);
+	close(server.listen_fd);
+	assert_true(server.connections >= 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test(test_parse_events),
 	    cmocka_unit_test(test_signaling),
+	    cmocka_unit_test(test_stream_connection_dies),
 	};
 
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

@@ -6,6 +6,7 @@
  *
  *   udp-proxy PORT_FILE UPSTREAM_FILE [--capture FILE] [--drop PERCENT]
  *             [--reorder PERCENT] [--seed N] [--stats FILE] [--spare-control 1]
+ *             [--cut FILE]
  *
  * It binds 127.0.0.1 on an ephemeral port and writes "proxy 127.0.0.1:PORT" to
  * PORT_FILE (atomically), then waits (20 s at most) for UPSTREAM_FILE, a salond port
@@ -22,6 +23,12 @@
  * number (1 byte, in order of first appearance), length (2 bytes, little-endian),
  * milliseconds since start (4 bytes, little-endian), then the datagram. The records
  * are flushed as they are written. --stats rewrites FILE with counters every second.
+ * --cut FILE blackholes clients on command, as a network cut would: while FILE
+ * exists, every datagram from and to the chosen clients is dropped, silently. FILE
+ * says whom: "all", or "pid N" for the clients whose socket belongs to process N
+ * (found through /proc/net/udp and /proc/N/fd, so that the sockets a client opens
+ * during the cut are cut too). Each change is acknowledged by writing "on" or "off"
+ * to FILE.state (atomically); FILE is checked every 20 ms.
  * SIGTERM and SIGINT stop it; it also stops by itself after 10 minutes.
  */
 #include "config.h"
@@ -36,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,7 +57,9 @@
 
 struct proxy_client {
 	struct sockaddr_in addr;
-	int fd; /* connected to the relay */
+	int fd;		      /* connected to the relay */
+	long cut_checked_pid; /* the --cut pid that owned was computed for (0: none) */
+	bool owned;
 };
 
 struct proxy_held {
@@ -70,7 +80,12 @@ static FILE *proxy_capture;
 static unsigned proxy_drop, proxy_reorder;
 static bool proxy_spare_control;
 static uint64_t proxy_seed = 1, proxy_start_ms;
-static unsigned long proxy_forwarded, proxy_dropped, proxy_reordered;
+static unsigned long proxy_forwarded, proxy_dropped, proxy_reordered, proxy_cut_dropped;
+/* --cut: the control file, and what it said when last read. */
+static const char *proxy_cut_path;
+static bool proxy_cut_on, proxy_cut_all;
+static long proxy_cut_pid;
+static uint64_t proxy_cut_next_check;
 
 static void proxy_on_signal(int sig)
 {
@@ -164,11 +179,119 @@ static void proxy_send(int to_client, int from, const uint8_t *data, size_t len)
 		proxy_forwarded++;
 }
 
+/* The inode of the UDP socket bound to 127.0.0.1:port, or 0. */
+static unsigned long proxy_udp_inode(uint16_t port)
+{
+	FILE *f = fopen("/proc/net/udp", "r");
+	char line[512];
+	unsigned long inode = 0;
+
+	if (f == NULL)
+		fatal("udp-proxy: /proc/net/udp: %s", strerror(errno));
+	while (inode == 0 && fgets(line, sizeof(line), f) != NULL) {
+		unsigned long ip, found;
+		unsigned lport;
+
+		if (sscanf(line, " %*d: %8lX:%4X %*s %*s %*s %*s %*s %*s %*s %lu", &ip, &lport,
+			   &found) == 3 &&
+		    lport == port && ntohl((uint32_t)ip) == INADDR_LOOPBACK)
+			inode = found;
+	}
+	fclose(f);
+	return inode;
+}
+
+/* Whether process pid holds the UDP socket that client i sends from. */
+static bool proxy_owned_by(int i, long pid)
+{
+	unsigned long inode = proxy_udp_inode(ntohs(proxy_clients[i].addr.sin_port));
+	char path[64], want[64], link[64];
+	struct dirent *e;
+	bool owned = false;
+	DIR *dir;
+
+	if (inode == 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	dir = opendir(path);
+	if (dir == NULL)
+		return false;
+	while (!owned && (e = readdir(dir)) != NULL) {
+		char fd_path[sizeof(path) + sizeof(e->d_name) + 1];
+		ssize_t n;
+
+		snprintf(fd_path, sizeof(fd_path), "%s/%s", path, e->d_name);
+		n = readlink(fd_path, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			owned = strcmp(link, want) == 0;
+		}
+	}
+	closedir(dir);
+	return owned;
+}
+
+static void proxy_write_file(const char *path, const char *text);
+
+/* Reads the --cut file (at most every 20 ms) and acknowledges a change. */
+static void proxy_cut_check(void)
+{
+	char line[64] = "", state[4096];
+	bool on, all = false;
+	long pid = 0;
+	FILE *f;
+
+	if (proxy_cut_path == NULL || util_now_ms() < proxy_cut_next_check)
+		return;
+	proxy_cut_next_check = util_now_ms() + 20;
+	f = fopen(proxy_cut_path, "r");
+	on = f != NULL;
+	if (f != NULL) {
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		fclose(f);
+		line[strcspn(line, "\r\n")] = '\0';
+		all = strcmp(line, "all") == 0;
+		/* A file still being written says nothing yet: wait for a whole line. */
+		if (!all && (sscanf(line, "pid %ld", &pid) != 1 || pid <= 0))
+			return;
+	}
+	if (on == proxy_cut_on && all == proxy_cut_all && pid == proxy_cut_pid)
+		return;
+	proxy_cut_on = on;
+	proxy_cut_all = all;
+	proxy_cut_pid = pid;
+	snprintf(state, sizeof(state), "%s.state", proxy_cut_path);
+	proxy_write_file(state, on ? "on\n" : "off\n");
+}
+
+/* Whether --cut blackholes client i now. */
+static bool proxy_client_cut(int i)
+{
+	struct proxy_client *c = &proxy_clients[i];
+
+	if (!proxy_cut_on)
+		return false;
+	if (proxy_cut_all)
+		return true;
+	if (c->cut_checked_pid != proxy_cut_pid) {
+		c->owned = proxy_owned_by(i, proxy_cut_pid);
+		c->cut_checked_pid = proxy_cut_pid;
+	}
+	return c->owned;
+}
+
 /* Drops, holds or sends a datagram. */
 static void proxy_forward(int to_client, int from, const uint8_t *data, size_t len)
 {
-	bool speech = (to_client < 0 && len >= 64 && data[0] == 3) ||
-		      (to_client >= 0 && data[0] == 4);
+	bool speech =
+	    (to_client < 0 && len >= 64 && data[0] == 3) || (to_client >= 0 && data[0] == 4);
+
+	if (proxy_client_cut(to_client >= 0 ? to_client : from)) {
+		proxy_cut_dropped++;
+		return;
+	}
 
 	if (proxy_drop > 0 && (speech || !proxy_spare_control) && proxy_percent() < proxy_drop) {
 		proxy_dropped++;
@@ -204,8 +327,8 @@ static int proxy_find_client(const struct sockaddr_in *addr)
 		return -1;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
-	if (fd < 0 || connect(fd, (const struct sockaddr *)&proxy_upstream,
-			      sizeof(proxy_upstream)) < 0)
+	if (fd < 0 ||
+	    connect(fd, (const struct sockaddr *)&proxy_upstream, sizeof(proxy_upstream)) < 0)
 		fatal("udp-proxy: cannot open an upstream socket: %s", strerror(errno));
 	proxy_clients[proxy_client_count].addr = *addr;
 	proxy_clients[proxy_client_count].fd = fd;
@@ -229,8 +352,9 @@ static void proxy_write_stats(const char *path)
 
 	if (path == NULL)
 		return;
-	snprintf(text, sizeof(text), "clients %d\nforwarded %lu\ndropped %lu\nreordered %lu\n",
-		 proxy_client_count, proxy_forwarded, proxy_dropped, proxy_reordered);
+	snprintf(
+	    text, sizeof(text), "clients %d\nforwarded %lu\ndropped %lu\nreordered %lu\ncut %lu\n",
+	    proxy_client_count, proxy_forwarded, proxy_dropped, proxy_reordered, proxy_cut_dropped);
 	proxy_write_file(path, text);
 }
 
@@ -267,7 +391,7 @@ int main(int argc, char **argv)
 	if (argc < 3) {
 		fprintf(stderr, "usage: udp-proxy PORT_FILE UPSTREAM_FILE [--capture FILE] "
 				"[--drop PERCENT] [--reorder PERCENT] [--seed N] "
-				"[--stats FILE]\n");
+				"[--stats FILE] [--spare-control 1] [--cut FILE]\n");
 		return 2;
 	}
 	for (int i = 3; i + 1 < argc; i += 2) {
@@ -285,6 +409,8 @@ int main(int argc, char **argv)
 			proxy_spare_control = atoi(argv[i + 1]) != 0;
 		} else if (strcmp(argv[i], "--stats") == 0) {
 			stats_path = argv[i + 1];
+		} else if (strcmp(argv[i], "--cut") == 0) {
+			proxy_cut_path = argv[i + 1];
 		} else {
 			fatal("udp-proxy: unknown option %s", argv[i]);
 		}
@@ -302,6 +428,12 @@ int main(int argc, char **argv)
 	snprintf(text, sizeof(text), "proxy 127.0.0.1:%u\n", ntohs(addr.sin_port));
 	proxy_write_file(argv[1], text);
 	proxy_read_upstream(argv[2]);
+	if (proxy_cut_path != NULL) {
+		char state[4096];
+
+		snprintf(state, sizeof(state), "%s.state", proxy_cut_path);
+		proxy_write_file(state, "off\n");
+	}
 
 	while (!proxy_stop && util_now_ms() - proxy_start_ms < PROXY_LIFETIME_MS) {
 		struct pollfd pfds[PROXY_MAX_CLIENTS + 1];
@@ -311,8 +443,11 @@ int main(int argc, char **argv)
 			proxy_write_stats(stats_path);
 			next_stats = util_now_ms() + 1000;
 		}
+		proxy_cut_check();
 		if (timeout < 0 || timeout > 200)
 			timeout = 200;
+		if (proxy_cut_path != NULL && timeout > 20)
+			timeout = 20;
 		pfds[n++] = (struct pollfd){.fd = proxy_listen_fd, .events = POLLIN};
 		for (int i = 0; i < proxy_client_count; i++)
 			pfds[n++] = (struct pollfd){.fd = proxy_clients[i].fd, .events = POLLIN};

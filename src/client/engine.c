@@ -131,6 +131,7 @@ struct engine {
 	bool connected; /* logged in at least once */
 	unsigned login_attempt;
 	bool api_down;			  /* the stream is failing */
+	uint64_t api_reconnecting_ms;	  /* when RECONNECTING (api) was last emitted */
 	struct engine_command **deferred; /* commands that came before the login */
 	size_t deferred_count;
 	struct engine_call *calls; /* in flight */
@@ -1270,7 +1271,17 @@ static void engine_stream_reconnecting(void *arg, unsigned in_ms,
 				  _("Cannot reach the server at %s: %s"),
 				  signaling_url(engine->signaling),
 				  result->transport_error != NULL ? result->transport_error : "?");
+	/*
+	 * While the server cannot be reached, the stream tries about every second
+	 * (SIGNALING_UNREACHABLE_MAX_MS); telling the front ends each time would flood a
+	 * line-mode transcript and a screen reader. Tell them at the first failure, then
+	 * at most every SIGNALING_BACKOFF_MAX_MS.
+	 */
+	if (engine->api_down &&
+	    util_now_ms() - engine->api_reconnecting_ms < SIGNALING_BACKOFF_MAX_MS)
+		return;
 	engine->api_down = true;
+	engine->api_reconnecting_ms = util_now_ms();
 	engine_emit(engine, ENGINE_EV_RECONNECTING,
 		    json_pack("{s:s, s:I}", "what", "api", "in_ms", (json_int_t)in_ms), NULL);
 }

@@ -486,6 +486,19 @@ static void media_handshake_cancel(struct media *m)
 	m->handshaking = false;
 }
 
+/*
+ * Our hop session broke (or a new join ticket replaces it): every speaker's stream
+ * has a hole from our side. Forget their playback state, so that each starts
+ * afresh at its next frame. Kept, a jitter buffer would measure the frames after a
+ * hole shorter than JITTER_PAUSE_MS as late by the hole's length and drop them
+ * until its transit history forgets the old stream (128 frames, 2.6 s of silence).
+ */
+static void media_speakers_restart(struct media *m)
+{
+	while (m->speaker_count > 0)
+		media_speaker_drop(m, m->speakers[0]->member_number);
+}
+
 /* The session is lost: try the resume ticket, or ask for a new join ticket. */
 static void media_session_lost(struct media *m)
 {
@@ -497,6 +510,7 @@ static void media_session_lost(struct media *m)
 	media_handshake_cancel(m);
 	if (was_up)
 		media_emit(m, MEDIA_EVENT_DISCONNECTED);
+	media_speakers_restart(m);
 	if (m->has_resume) {
 		m->conn = MEDIA_CONN_HANDSHAKE;
 		STAT_ADD(m, reconnects, 1);
@@ -968,6 +982,7 @@ static void media_do_join(struct media *m, const struct media_join *join)
 	    (join->room_id != m->join.room_id || join->member_number != m->join.member_number))
 		media_leave_room(m);
 	/* A new join ticket replaces whatever session we had. */
+	media_speakers_restart(m);
 	if (m->has_session)
 		sodium_memzero(&m->session, sizeof(m->session));
 	m->has_session = false;

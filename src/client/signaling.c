@@ -42,6 +42,15 @@ struct signaling_request {
 	bool auth;    /* sent with the token; may trigger a re-login on 401 */
 	bool retried; /* already sent again after a re-login */
 	bool in_multi;
+	/*
+	 * An event-stream request: never sent a second time behind our back. libcurl
+	 * silently sends a request again on a fresh connection when the reused one it
+	 * went out on dies before any answer; for the stream that would hide a server
+	 * restart (see signaling_prereq).
+	 */
+	bool no_resend;
+	unsigned sends; /* times libcurl was about to send it, since the last submit */
+	bool resend_refused;
 	signaling_cb *cb;
 	void *arg;
 	char errbuf[CURL_ERROR_SIZE];
@@ -218,6 +227,32 @@ static void signaling_request_headers(struct signaling_request *request)
 	curl_easy_setopt(request->easy, CURLOPT_HTTPHEADER, request->headers);
 }
 
+/*
+ * libcurl's CURLOPT_PREREQFUNCTION: called each time a connection is ready and the
+ * request is about to go out on it. A second call for the same submission means
+ * the connection the request first went out on died without an answer, and
+ * libcurl is sending it again on a new one. For the event stream that is news the
+ * owner must get: the server may have restarted (and its relay with it, which no
+ * longer knows our media session), so fail the request instead, and the stream's
+ * usual failure path reports RECONNECTING and then RESUMED.
+ */
+static int signaling_prereq(void *arg, char *conn_primary_ip, char *conn_local_ip,
+			    int conn_primary_port, int conn_local_port)
+{
+	struct signaling_request *request = arg;
+
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	request->sends++;
+	if (request->no_resend && request->sends > 1) {
+		request->resend_refused = true;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
 /* Starts (or restarts after a re-login) the transfer of request. */
 static void signaling_request_submit(struct signaling_request *request)
 {
@@ -227,6 +262,8 @@ static void signaling_request_submit(struct signaling_request *request)
 	request->answer = NULL;
 	request->answer_len = 0;
 	request->too_large = false;
+	request->sends = 0;
+	request->resend_refused = false;
 	request->errbuf[0] = '\0';
 	signaling_request_headers(request);
 	request->next = signaling->requests;
@@ -239,12 +276,13 @@ static void signaling_request_submit(struct signaling_request *request)
 
 static uint64_t signaling_request_full(struct signaling *signaling, const char *method,
 				       const char *path, json_t *body, long timeout_ms, bool auth,
-				       signaling_cb *cb, void *arg)
+				       bool no_resend, signaling_cb *cb, void *arg)
 {
 	struct signaling_request *request = xcalloc(1, sizeof(*request));
 	char *url;
 
 	request->signaling = signaling;
+	request->no_resend = no_resend;
 	request->id = signaling->next_id++;
 	request->method = xstrdup(method);
 	request->path = xstrdup(path);
@@ -277,6 +315,8 @@ static uint64_t signaling_request_full(struct signaling *signaling, const char *
 	curl_easy_setopt(request->easy, CURLOPT_WRITEDATA, request);
 	curl_easy_setopt(request->easy, CURLOPT_PRIVATE, request);
 	curl_easy_setopt(request->easy, CURLOPT_ERRORBUFFER, request->errbuf);
+	curl_easy_setopt(request->easy, CURLOPT_PREREQFUNCTION, signaling_prereq);
+	curl_easy_setopt(request->easy, CURLOPT_PREREQDATA, request);
 	if (strcmp(method, "GET") == 0) {
 		curl_easy_setopt(request->easy, CURLOPT_HTTPGET, 1L);
 	} else {
@@ -295,7 +335,8 @@ static uint64_t signaling_request_full(struct signaling *signaling, const char *
 uint64_t signaling_request(struct signaling *signaling, const char *method, const char *path,
 			   json_t *body, long timeout_ms, signaling_cb *cb, void *arg)
 {
-	return signaling_request_full(signaling, method, path, body, timeout_ms, true, cb, arg);
+	return signaling_request_full(signaling, method, path, body, timeout_ms, true, false, cb,
+				      arg);
 }
 
 /* Unlinks request from list; returns whether it was there. */
@@ -473,8 +514,9 @@ static void signaling_login_challenge(void *arg, const struct signaling_result *
 	text = base64_encode_new(signature, sizeof(signature));
 	json_object_set_new(body, "signature", json_string(text));
 	free(text);
-	signaling->login->request = signaling_request_full(
-	    signaling, "POST", "/v1/auth/login", body, 0, false, signaling_login_answer, signaling);
+	signaling->login->request =
+	    signaling_request_full(signaling, "POST", "/v1/auth/login", body, 0, false, false,
+				   signaling_login_answer, signaling);
 	json_decref(body);
 	sodium_memzero(nonce, sizeof(nonce));
 	sodium_memzero(message, sizeof(message));
@@ -502,7 +544,7 @@ static uint64_t signaling_login_start(struct signaling *signaling, signaling_cb 
 	json_object_set_new(body, "bot", json_boolean(signaling->bot));
 	free(key);
 	op->request = signaling_request_full(signaling, "POST", "/v1/auth/challenge", body, 0,
-					     false, signaling_login_challenge, signaling);
+					     false, false, signaling_login_challenge, signaling);
 	json_decref(body);
 	return op->id;
 }
@@ -547,6 +589,12 @@ static void signaling_complete(struct signaling *signaling, struct signaling_req
 		    request->errbuf[0] != '\0' ? request->errbuf : curl_easy_strerror(code);
 		if (request->too_large)
 			result.transport_error = _("the answer is too large");
+		/*
+		 * A transport detail in libcurl's own (English, untranslated) style, since
+		 * it stands in for libcurl's message in the same place.
+		 */
+		if (request->resend_refused)
+			result.transport_error = "connection to the server lost";
 	}
 	result.body = body;
 	if (json_is_object(body) && json_is_string(json_object_get(body, "error"))) {
@@ -726,7 +774,8 @@ static void signaling_stream_answer(void *arg, const struct signaling_result *re
 		return;
 	}
 	delay = signaling_backoff_ms(stream->attempt, SIGNALING_BACKOFF_MIN_MS,
-				     SIGNALING_BACKOFF_MAX_MS);
+				     result->status == 0 ? SIGNALING_UNREACHABLE_MAX_MS
+							 : SIGNALING_BACKOFF_MAX_MS);
 	if (stream->attempt < 16)
 		stream->attempt++;
 	stream->failing = true;
@@ -753,8 +802,8 @@ static void signaling_stream_issue(struct signaling *signaling)
 	snprintf(path, sizeof(path), "/v1/events?after=%" PRIu64 "&wait=%u", stream->seq,
 		 stream->failing ? 0 : stream->wait_s);
 	stream->request =
-	    signaling_request(signaling, "GET", path, NULL, (long)(stream->wait_s + 15) * 1000,
-			      signaling_stream_answer, signaling);
+	    signaling_request_full(signaling, "GET", path, NULL, (long)(stream->wait_s + 15) * 1000,
+				   true, true, signaling_stream_answer, signaling);
 }
 
 void signaling_stream_stop(struct signaling *signaling)

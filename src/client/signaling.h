@@ -22,7 +22,11 @@
  *              handed to a callback in order and SEQ advances only after it, so a
  *              reconnection resumes exactly where it stopped, with no event lost
  *              or repeated. Connection failures reconnect with exponential backoff
- *              and jitter (SIGNALING_BACKOFF_MIN_MS doubling up to _MAX_MS).
+ *              and jitter (SIGNALING_BACKOFF_MIN_MS doubling up to _MAX_MS). A
+ *              connection that dies under a stream request is always a failure,
+ *              even when a new connection would succeed at once (libcurl would
+ *              send the request again silently; the stream does not let it), so
+ *              that the owner hears of a server that restarted in between.
  *
  * Errors as in util.h. Threads: everything here belongs to the one thread that
  * created the struct (the engine's control thread); callbacks run on it, inside
@@ -48,6 +52,14 @@
 /* Reconnection backoff of the event stream. */
 #define SIGNALING_BACKOFF_MIN_MS 250
 #define SIGNALING_BACKOFF_MAX_MS 10000
+/*
+ * The stream's backoff stops growing at this while the server cannot be reached
+ * at all (no HTTP answer): refused connections cost the server nothing, and a
+ * restarted server is then noticed within a second of its return, so that rooms
+ * get their audio back within seconds. HTTP errors (a busy server) back off up to
+ * _MAX_MS.
+ */
+#define SIGNALING_UNREACHABLE_MAX_MS 1000
 /* How long the server may hold one long-poll request (seconds, 0..60). */
 #define SIGNALING_STREAM_WAIT_S 25
 
@@ -143,7 +155,10 @@ struct signaling_stream_ops {
 	 * again in in_ms milliseconds.
 	 */
 	void (*reconnecting)(void *arg, unsigned in_ms, const struct signaling_result *result);
-	/* The stream got an answer again after having failed (may be NULL). */
+	/*
+	 * The stream got an answer again after having failed (may be NULL): the server
+	 * may have restarted meanwhile, however briefly.
+	 */
 	void (*resumed)(void *arg);
 };
 

@@ -54,6 +54,7 @@
 #include "hop.h"
 #include "log.h"
 #include "relay.h"
+#include "sframe.h"
 #include "util.h"
 #include "wire.h"
 
@@ -467,9 +468,13 @@ static void bench_speak(struct bench_room *room)
 	uint8_t inner[WIRE_MAX_INNER];
 	uint8_t out[WIRE_MAX_DATAGRAM];
 	size_t out_len = 0;
+	struct sframe_header hdr = {.kid = (uint64_t)BENCH_SPEAKER << 8,
+				    .ctr = room->frame_number++};
 
+	/* An SFrame header naming the speaker: the relay drops frames naming another. */
 	memset(frame, 0x5a, sizeof(frame));
-	put_u32be(frame, room->frame_number++);
+	if (sframe_header_encode(frame, sizeof(frame), &hdr) < 0)
+		fatal("cannot encode an SFrame header");
 	if (hop_seal(&room->speaker, inner,
 		     wire_inner_write_media(inner, frame, sizeof(frame)), out, sizeof(out),
 		     &out_len) < 0)

@@ -306,3 +306,22 @@ tests_test_tui_CFLAGS = $(CLIENT_CFLAGS) $(CMOCKA_CFLAGS) -I$(top_srcdir)/src/cl
 tests_test_tui_LDADD = src/lib/libsalon.a $(JANSSON_LIBS) $(NCURSES_LIBS) $(CMOCKA_LIBS) -lm
 TESTS += tests/test-tui
 endif
+
+# Wire privacy, secrets in logs, and attacks on the relay end to end (SECURITY.md):
+# a whole session captured with tcpdump on loopback (tests/pcap-scan reads the
+# capture), every log of a session searched for its secrets, a removed member's
+# datagrams, and forged SFrame KIDs (tests/relaytool plays the members).
+if ENABLE_SERVER
+check_PROGRAMS += tests/pcap-scan
+tests_pcap_scan_SOURCES = tests/pcap-scan.c
+tests_pcap_scan_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+tests_pcap_scan_LDADD = src/lib/libsalon.a $(SODIUM_LIBS)
+TESTS += tests/attack-removed.sh
+endif
+if ENABLE_CLIENT
+if ENABLE_SERVER
+TESTS += tests/privacy.sh tests/log-secrets.sh tests/attack-kid.sh
+endif
+endif
+EXTRA_DIST += tests/attack-removed.sh tests/privacy.sh tests/log-secrets.sh \
+	tests/attack-kid.sh

@@ -26,6 +26,7 @@
 
 #include "hop.h"
 #include "relay.h"
+#include "sframe.h"
 #include "util.h"
 #include "wire.h"
 
@@ -324,12 +325,21 @@ static void client_send_inner(struct client *c, const uint8_t *inner, size_t inn
 	client_send_raw(c, out, client_seal(c, inner, inner_len, out));
 }
 
-/* A recognisable SFrame-sized payload: tag byte, frame number, filler. */
-static size_t make_frame(uint8_t *frame, uint8_t tag, uint32_t number)
+/*
+ * A recognisable SFrame-sized payload from member: an SFrame header (KID = member
+ * << 8, CTR = number; the relay checks the KID's member), a tag byte, the frame
+ * number, filler.
+ */
+static size_t make_frame(uint8_t *frame, uint64_t member, uint8_t tag, uint32_t number)
 {
+	struct sframe_header hdr = {.kid = member << 8, .ctr = number};
+	int n;
+
 	memset(frame, 0xa5, 80);
-	frame[0] = tag;
-	put_u32be(frame + 1, number);
+	n = sframe_header_encode(frame, 80, &hdr);
+	assert_true(n > 0 && n <= 70);
+	frame[n] = tag;
+	put_u32be(frame + n + 1, number);
 	return 80;
 }
 
@@ -337,7 +347,7 @@ static void client_send_media(struct client *c, uint8_t tag, uint32_t number)
 {
 	uint8_t frame[80];
 	uint8_t inner[WIRE_MAX_INNER];
-	size_t frame_len = make_frame(frame, tag, number);
+	size_t frame_len = make_frame(frame, c->member_id, tag, number);
 
 	client_send_inner(c, inner, wire_inner_write_media(inner, frame, frame_len));
 }
@@ -347,7 +357,7 @@ static void client_expect_frame(struct client *c, uint8_t tag, uint32_t number,
 				uint64_t source)
 {
 	uint8_t expected[80];
-	size_t len = make_frame(expected, tag, number);
+	size_t len = make_frame(expected, source, tag, number);
 
 	if (!client_wait(c, EV_FRAME, deadline_in(DEADLINE_MS)))
 		fail_msg("member %llu: no frame %u/%u", (unsigned long long)c->member_id,
@@ -465,13 +475,59 @@ static void test_unauthorised(void **state)
 	client_close(&speaker);
 }
 
+/*
+ * A speaker's MEDIA whose SFrame KID names another member (or whose SFrame header
+ * does not parse) is dropped and counted: a member cannot pass its frames off as
+ * another's. A KID of its own with any epoch goes through: the relay cannot know
+ * which epochs the speaker issued, receivers find out (no key).
+ */
+static void test_forged_kid(void **state)
+{
+	struct fixture *f = *state;
+	struct client a, b, listener;
+	uint8_t frame[80], inner[WIRE_MAX_INNER];
+	size_t len;
+
+	client_join(f, &a, ROOM, 1, true);
+	client_join(f, &b, ROOM, 2, true);
+	client_join(f, &listener, ROOM, 3, false);
+
+	/* b sends a frame under a's KID, then one whose header is cut short. */
+	len = make_frame(frame, a.member_id, 'K', 0);
+	client_send_inner(&b, inner, wire_inner_write_media(inner, frame, len));
+	frame[0] = 0xff; /* X=1, K=7: an 8-byte KID that the 1-byte body does not hold */
+	client_send_inner(&b, inner, wire_inner_write_media(inner, frame, 1));
+	WAIT_STAT(f, drop_kid, 2);
+	/* b's own KID with an epoch never announced (0x77): forwarded. */
+	len = make_frame(frame, b.member_id, 'E', 1);
+	frame[2] = 0x77; /* KID 2 << 8 is two bytes after the config byte: its low byte */
+	{
+		struct sframe_header hdr;
+
+		assert_int_equal(sframe_header_decode(&hdr, frame, len) > 0, 1);
+		assert_int_equal(hdr.kid, (b.member_id << 8) | 0x77);
+	}
+	client_send_inner(&b, inner, wire_inner_write_media(inner, frame, len));
+	assert_true(client_wait(&listener, EV_FRAME, deadline_in(DEADLINE_MS)));
+	assert_int_equal(listener.source, (uint32_t)b.member_id);
+	assert_memory_equal(listener.frame, frame, len);
+	/* Nothing else reached the listener; a's genuine frame still does. */
+	client_send_media(&a, 'A', 0);
+	client_expect_frame(&listener, 'A', 0, a.member_id);
+	WAIT_STAT(f, forwarded, 2);
+	assert_true(client_idle(&listener));
+	client_close(&listener);
+	client_close(&b);
+	client_close(&a);
+}
+
 /* Forged, replayed, truncated, garbage and unknown datagrams: dropped and counted. */
 static void test_bad_datagrams(void **state)
 {
 	struct fixture *f = *state;
 	struct client speaker, listeners[2], stranger;
 	uint8_t frame[80], inner[WIRE_MAX_INNER], dgram[WIRE_MAX_DATAGRAM + 300];
-	size_t frame_len = make_frame(frame, 'F', 0);
+	size_t frame_len;
 	size_t len;
 	struct relay_stats s;
 	uint64_t received;
@@ -480,6 +536,7 @@ static void test_bad_datagrams(void **state)
 	for (int i = 0; i < 2; i++)
 		client_join(f, &listeners[i], ROOM, 20 + (uint64_t)i, false);
 	client_open(f, &stranger, 99);
+	frame_len = make_frame(frame, speaker.member_id, 'F', 0);
 	relay_get_stats(f->relay, &s);
 	received = s.received;
 
@@ -967,6 +1024,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fan_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unauthorised, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_kid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_datagrams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tickets, setup, teardown),

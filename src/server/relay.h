@@ -37,6 +37,11 @@ struct relay_stats {
 	uint64_t drop_rate;      /* over the per-address rate limit */
 	uint64_t drop_send;      /* the kernel refused a send */
 	uint64_t sessions;       /* sessions alive now */
+	/*
+	 * Additive: MEDIA whose SFrame header does not parse, or whose KID names another
+	 * member than the sending session's (a member forging another's frames).
+	 */
+	uint64_t drop_kid;
 };
 
 /*
@@ -64,7 +69,10 @@ void relay_set_timeouts(struct relay *relay, uint64_t timeout_ms, uint64_t rejec
  */
 void relay_set_handshake_rate(struct relay *relay, unsigned burst, unsigned per_second);
 
-/* Starts and stops the relay thread. relay_stop() closes every session. */
+/*
+ * Starts and stops the relay thread. relay_stop() closes every session and logs the
+ * counters (struct relay_stats) once, at the info level.
+ */
 int relay_start(struct relay *relay);
 void relay_stop(struct relay *relay);
 void relay_free(struct relay *relay);

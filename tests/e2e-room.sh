@@ -32,7 +32,7 @@ for n in $(seq 1 20); do
 		export XDG_CONFIG_HOME="$TMP/l$n/config" XDG_DATA_HOME="$TMP/l$n/data"
 		export XDG_STATE_HOME="$TMP/l$n/state"
 		exec "$SALON" --server "$API" --name "l$n" join "$ROOM" --listen-only \
-			--record "$TMP/l$n.wav" --for 50 >/dev/null 2>"$TMP/l$n.err" </dev/null
+			--record "$TMP/l$n.wav" --for 180 >/dev/null 2>"$TMP/l$n.err" </dev/null
 	) &
 	eval "PID_l$n=$!"
 	E2E_PIDS="$E2E_PIDS $!"
@@ -96,8 +96,9 @@ member_stop m2
 member_boxes m1
 ok "after m1 left, every speaker sealed m2 a new key"
 
+# A listener that reached its --for limit on a slow machine has already exited.
 for who in $LISTENERS; do
-	eval "kill -TERM \$PID_$who"
+	eval "kill -TERM \$PID_$who 2>/dev/null" || true
 done
 for who in $LISTENERS; do
 	eval "pid=\$PID_$who"
@@ -124,10 +125,13 @@ $(grep "^$id " "$TMP/m2.boxes" | sort -k2,2n | tail -1)
 EOF2
 	[ -n "$k1" ] && [ -n "$kj" ] && [ -n "$kr" ] || fail "missing boxes from $who"
 	# Late join: before m2 joined, m1's key opens everything, m2's nothing.
-	# m1 opens every frame sent before m2 joined, except a speaker's very first ones:
-	# a new speaker's engine sends those under generations it seals to nobody while
-	# it catches up with the members it missed (reported; how many depends on the
-	# machine's load). After the first frame m1 opens, it must open every one.
+	# m1 opens every frame sent before m2 joined. s1 joins the room's audio after m1
+	# is in it: s1 speaks only once its member list (m1 included) has reached its
+	# media thread, and seals everyone on it the key of its very first frame, which
+	# m1 must open. s2 and s3 rotate when invited on stage and wait 300 ms for the
+	# audience they were not told of; if m1's key reached them only after that, m1
+	# got a ratchet and misses their first frames (reported). After the first frame
+	# m1 opens, it must open every one.
 	set -- $("$MEMBER" open "$TMP/m1.frames" "$src" "$suite" "$g1" "$k1" before "$JOIN2" \
 		results "$TMP/early.res")
 	leading=$(awk '$2 == 1 { exit } { n++ } END { print n + 0 }' "$TMP/early.res")
@@ -136,8 +140,12 @@ EOF2
 	[ "$1" -ge 10 ] && [ "$gaps" -eq 0 ] ||
 		fail "$who: m1's key opened $1 of $2 frames sent before m2 joined ($gaps gaps)"
 	before=$2
-	[ "$leading" -eq 0 ] ||
-		echo "  note: $who's first $leading frames went out under keys sealed to nobody"
+	if [ "$who" = s1 ]; then
+		[ "$leading" -eq 0 ] ||
+			fail "s1's first $leading frames went out under keys m1 never got"
+	elif [ "$leading" -ne 0 ]; then
+		echo "  note: $who's first $leading frames went out before m1's key reached it"
+	fi
 	set -- $("$MEMBER" open "$TMP/m1.frames" "$src" "$suite" "$gj" "$kj" before "$JOIN2")
 	[ "$1" -eq 0 ] || fail "$who: m2's key opened $1 frames sent before m2 joined"
 	# Leave: the frames m2 opens with the rotated key, m1's chain cannot open.

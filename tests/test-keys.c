@@ -196,7 +196,8 @@ static void test_three_members(void **state)
 	assert_int_equal(keys_room_generation(a->room), 0);
 	sealed = add_members(a, to, 2, &count);
 	assert_int_equal(count, 2);
-	assert_int_equal(keys_room_generation(a->room), 1);
+	/* Nothing was said yet: the members get the current key, no step. */
+	assert_int_equal(keys_room_generation(a->room), 0);
 	assert_int_equal(keys_room_member_count(a->room), 2);
 	assert_int_equal(deliver(a, b, sealed, count, 0), 0);
 	assert_int_equal(deliver(a, c, sealed, count, 0), 0);
@@ -209,11 +210,11 @@ static void test_three_members(void **state)
 		assert_int_equal(recv_frame(b, &f, "hello salon", 0), 0);
 		assert_int_equal(recv_frame(c, &f, "hello salon", 0), 0);
 	}
-	/* The frame's KID is A's member number and epoch 1. */
+	/* The frame's KID is A's member number and epoch 0. */
 	f = send_frame(a, "kid");
 	assert_int_equal(
 	    keys_room_unprotect(b->room, f.data, f.len, out, sizeof(out), &len, &hdr, 0), 0);
-	assert_int_equal(hdr.kid, sframe_kid_make(a->member, 1));
+	assert_int_equal(hdr.kid, sframe_kid_make(a->member, 0));
 	/* Replays are still refused through the key manager. */
 	assert_int_equal(recv_frame(b, &f, "kid", 0), -EALREADY);
 	/* Someone with no box (D) cannot read it. */
@@ -245,17 +246,116 @@ static void test_late_joiner(void **state)
 	assert_int_equal(sealed[0].user_id, d->user_id);
 	assert_int_equal(deliver(a, d, sealed, count, 0), 0);
 	free(sealed);
-	assert_int_equal(keys_room_generation(a->room), 2);
+	assert_int_equal(keys_room_generation(a->room), 1);
 
 	assert_int_equal(recv_frame(d, &before, "before D", 0), -ENOKEY);
 	after = send_frame(a, "after D");
 	assert_int_equal(recv_frame(d, &after, "after D", 0), 0);
 	assert_int_equal(recv_frame(b, &after, "after D", 0), 0);
 	assert_int_equal(keys_room_peer_generation(b->room, a->member, &generation), 0);
-	assert_int_equal(generation, 2);
+	assert_int_equal(generation, 1);
 	/* Still nothing from before, even now that D holds a key of A's chain. */
 	assert_int_equal(recv_frame(d, &before, "before D", 0), -ENOKEY);
 	assert_int_equal(keys_room_keyring(d->room)->count, 1);
+}
+
+/*
+ * The member list reaches A (member 6) in several batches before A says anything:
+ * it is coalesced into one key, so every member present opens A's FIRST frame,
+ * including one that joined after A (member 7) but before A spoke.
+ */
+static void test_first_frame_batches(void **state)
+{
+	struct user *a = user_make(5);
+	struct user *b = user_make(0), *c = user_make(1), *d = user_make(2), *e = user_make(6);
+	struct user *batch1[] = {b, c}, *batch2[] = {d}, *batch3[] = {e};
+	struct user *all[] = {b, c, d, e};
+	struct keys_sealed *sealed[3];
+	size_t count[3];
+	struct frame first;
+
+	(void)state;
+	sealed[0] = add_members(a, batch1, 2, &count[0]);
+	sealed[1] = add_members(a, batch2, 1, &count[1]);
+	sealed[2] = add_members(a, batch3, 1, &count[2]);
+	/* One key for the whole list, each member boxed once. */
+	assert_int_equal(keys_room_generation(a->room), 0);
+	assert_false(keys_room_key_used(a->room));
+	assert_int_equal(count[0], 2);
+	assert_int_equal(count[1], 1);
+	assert_int_equal(count[2], 1);
+	assert_int_equal(deliver(a, b, sealed[0], count[0], 0), 0);
+	assert_int_equal(deliver(a, c, sealed[0], count[0], 0), 0);
+	assert_int_equal(deliver(a, d, sealed[1], count[1], 0), 0);
+	assert_int_equal(deliver(a, e, sealed[2], count[2], 0), 0);
+	for (int i = 0; i < 3; i++)
+		free(sealed[i]);
+
+	first = send_frame(a, "the very first frame");
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		assert_int_equal(recv_frame(all[i], &first, "the very first frame", 0), 0);
+	assert_true(keys_room_key_used(a->room));
+}
+
+/*
+ * A speaks before its member list arrives (the list comes in batches, after the
+ * first frames): members who were in the room before A (smaller member numbers)
+ * get the key A is using, not a ratchet of it, so they open A's first frame. A
+ * member who joins after A spoke gets a ratchet and opens nothing said before it.
+ */
+static void test_first_frame_before_list(void **state)
+{
+	struct user *a = user_make(5);
+	struct user *b = user_make(0), *c = user_make(1), *d = user_make(2), *late = user_make(6);
+	struct user *batch1[] = {b, c}, *batch2[] = {d}, *to_late[] = {late};
+	struct user *early[] = {b, c, d};
+	struct keys_sealed *sealed;
+	struct frame first, second, after;
+	uint8_t out[64];
+	size_t count, len;
+	int ret;
+
+	(void)state;
+	/* Protected through the precise API, as the media thread does. */
+	ret = keys_room_protect(a->room, (const uint8_t *)"first", 5, first.data,
+				sizeof(first.data), &first.len);
+	assert_int_equal(ret, 0);
+	second = send_frame(a, "second");
+
+	sealed = add_members(a, batch1, 2, &count);
+	assert_int_equal(count, 2);
+	assert_int_equal(deliver(a, b, sealed, count, 0), 0);
+	assert_int_equal(deliver(a, c, sealed, count, 0), 0);
+	free(sealed);
+	sealed = add_members(a, batch2, 1, &count);
+	assert_int_equal(deliver(a, d, sealed, count, 0), 0);
+	free(sealed);
+	assert_int_equal(keys_room_generation(a->room), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(early); i++) {
+		assert_int_equal(keys_room_unprotect(early[i]->room, first.data, first.len, out,
+						     sizeof(out), &len, NULL, 0),
+				 0);
+		assert_int_equal(len, 5);
+		assert_memory_equal(out, "first", 5);
+		assert_int_equal(recv_frame(early[i], &second, "second", 0), 0);
+	}
+
+	/* A newcomer after A spoke: a ratchet, sealed to it alone. */
+	sealed = add_members(a, to_late, 1, &count);
+	assert_int_equal(count, 1);
+	assert_int_equal(keys_room_generation(a->room), 1);
+	assert_int_equal(deliver(a, late, sealed, count, 0), 0);
+	free(sealed);
+	assert_int_equal(keys_room_unprotect(late->room, first.data, first.len, out, sizeof(out),
+					     &len, NULL, 0),
+			 -ENOKEY);
+	assert_int_equal(recv_frame(late, &second, "second", 0), -ENOKEY);
+	after = send_frame(a, "after");
+	assert_int_equal(recv_frame(late, &after, "after", 0), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(early); i++)
+		assert_int_equal(recv_frame(early[i], &after, "after", 0), 0);
+	/* The counter is kept across a step, and moving it back is a no-op. */
+	assert_int_equal(keys_room_set_counter(a->room, 0), 0);
 }
 
 /* C leaves; after A rotates, B reads A's frames and nothing C holds does. */
@@ -329,27 +429,31 @@ static void test_ratchet_bounds(void **state)
 	stale = sealed;
 	stale_count = count;
 	assert_int_equal(deliver(a, b, stale, stale_count, 0), 0);
-	old = send_frame(a, "generation 1");
-	old2 = send_frame(a, "generation 1");
+	old = send_frame(a, "generation 0");
+	old2 = send_frame(a, "generation 0");
 
-	/* KEYS_MAX_AHEAD joins while B hears nothing: still within reach. */
+	/*
+	 * KEYS_MAX_AHEAD joins, each after A said something, while B hears nothing: still
+	 * within reach.
+	 */
 	for (int i = 0; i < KEYS_MAX_AHEAD; i++) {
 		struct user *u = user_make(2 + i);
 		struct user *to[] = {u};
 
 		sealed = add_members(a, to, 1, &count);
 		free(sealed);
+		(void)send_frame(a, "to the others");
 	}
-	assert_int_equal(keys_room_generation(a->room), 1 + KEYS_MAX_AHEAD);
+	assert_int_equal(keys_room_generation(a->room), KEYS_MAX_AHEAD);
 	f = send_frame(a, "far ahead");
 	assert_int_equal(recv_frame(b, &f, "far ahead", 100), 0);
 	assert_int_equal(keys_room_peer_generation(b->room, a->member, &generation), 0);
-	assert_int_equal(generation, 1 + KEYS_MAX_AHEAD);
+	assert_int_equal(generation, KEYS_MAX_AHEAD);
 
 	/* The old generation still decodes within the grace window, not after. */
-	assert_int_equal(recv_frame(b, &old, "generation 1", 599), 0);
+	assert_int_equal(recv_frame(b, &old, "generation 0", 599), 0);
 	keys_room_expire(b->room, 600);
-	assert_int_equal(recv_frame(b, &old2, "generation 1", 600), -ENOKEY);
+	assert_int_equal(recv_frame(b, &old2, "generation 0", 600), -ENOKEY);
 	f = send_frame(a, "far ahead 2");
 	assert_int_equal(recv_frame(b, &f, "far ahead 2", 600), 0);
 
@@ -363,7 +467,7 @@ static void test_ratchet_bounds(void **state)
 	f = send_frame(a, "too far");
 	assert_int_equal(recv_frame(b, &f, "too far", 700), -ENOKEY);
 	assert_int_equal(keys_room_peer_generation(b->room, a->member, &generation), 0);
-	assert_int_equal(generation, 1 + KEYS_MAX_AHEAD);
+	assert_int_equal(generation, KEYS_MAX_AHEAD);
 
 	/* A box for an older generation than we hold is refused: never backwards. */
 	assert_int_equal(deliver(a, b, stale, stale_count, 800), -ESTALE);
@@ -389,7 +493,7 @@ static void test_epoch_wrap(void **state)
 	sealed = add_members(a, to_b, 1, &count);
 	assert_int_equal(deliver(a, b, sealed, count, 0), 0);
 	free(sealed);
-	for (int g = 2; g <= 300; g++) {
+	for (int g = 1; g <= 300; g++) {
 		assert_int_equal(keys_room_members_add(a->room, NULL, NULL, 0, &sealed, &count), 0);
 		free(sealed);
 		f = send_frame(a, "wrap");
@@ -451,7 +555,7 @@ static void test_box_rejections(void **state)
 	assert_true(get_u64be(pt + 9) == a->user_id);
 	assert_true(get_u64be(pt + 17) == a->member);
 	assert_true(get_u64be(pt + 25) == b->user_id);
-	assert_int_equal(get_u32be(pt + 33), 1);
+	assert_int_equal(get_u32be(pt + 33), 0);
 	assert_int_equal(get_u16be(pt + 37), SUITE);
 
 	/* Every single flipped bit (nonce, ciphertext or tag) is caught. */
@@ -494,7 +598,7 @@ static void test_box_rejections(void **state)
 			 -EBADMSG);
 	/* A box of the right generation with a different key: the sender misbehaves. */
 	assert_int_equal(deliver(a, b, sealed, count, 0), 0);
-	forge_box(box, a, b, ROOM, a->user_id, a->member, 1, KEYS_BOX_VERSION);
+	forge_box(box, a, b, ROOM, a->user_id, a->member, 0, KEYS_BOX_VERSION);
 	assert_int_equal(keys_room_open(b->room, a->user_id, a->member, box, KEYS_BOX_LEN, 0),
 			 -EEXIST);
 	/* None of this disturbed the real key. */
@@ -647,6 +751,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(test_ratchet_construction, teardown),
     cmocka_unit_test_teardown(test_three_members, teardown),
     cmocka_unit_test_teardown(test_late_joiner, teardown),
+    cmocka_unit_test_teardown(test_first_frame_batches, teardown),
+    cmocka_unit_test_teardown(test_first_frame_before_list, teardown),
     cmocka_unit_test_teardown(test_leaver, teardown),
     cmocka_unit_test_teardown(test_ratchet_bounds, teardown),
     cmocka_unit_test_teardown(test_epoch_wrap, teardown),

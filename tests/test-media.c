@@ -75,6 +75,13 @@ struct peer {
 	unsigned boxes_received; /* boxes addressed to it */
 	unsigned sealed_events;
 	uint32_t last_generation;
+	/* Boxes for it are kept here instead of delivered (a slow API), up to 8. */
+	bool hold_boxes;
+	size_t held_boxes;
+	struct {
+		uint64_t from, member;
+		char text[KEYS_BOX_TEXT_LEN];
+	} held[8];
 };
 
 struct fixture {
@@ -581,8 +588,15 @@ static void handle_event(struct fixture *f, struct peer *p, struct media_event *
 			p->boxes_sent++;
 			to->boxes_received++;
 			keys_box_to_text(text, ev->sealed[i].box);
-			if (to->media != NULL)
+			if (to->hold_boxes) {
+				assert_true(to->held_boxes < ARRAY_SIZE(to->held));
+				to->held[to->held_boxes].from = p->user_id;
+				to->held[to->held_boxes].member = p->member_number;
+				memcpy(to->held[to->held_boxes].text, text, sizeof(text));
+				to->held_boxes++;
+			} else if (to->media != NULL) {
 				media_key_box(to->media, p->user_id, p->member_number, text);
+			}
 		}
 		break;
 	case MEDIA_EVENT_SPEAKING_STARTED:
@@ -1093,13 +1107,110 @@ static void test_downlink_key_lost(void **state)
 	peer_join(f, a);
 	wait_stats(f, b, 0, 50, "frames after the lost DOWNLINK_KEY");
 	sb = stats_of(b);
-	assert_true(sb.downlink_recoveries >= 1);
-	assert_true(sb.datagrams_dropped > 0); /* the frames under the unknown key */
+	/*
+	 * B noticed the missing key by itself (no DOWNLINK_KEY after its handshake) and
+	 * asked the relay again, or, failing that, redid the handshake when frames came
+	 * under the unknown key.
+	 */
+	assert_true(sb.key_asks + sb.downlink_recoveries >= 1);
 	assert_true(util_now_ms() - started < 5000);
 	assert_int_equal(b->need_ticket, 0);
 	assert_int_equal(b->disconnected, 0);
 	/* One recovery was enough: no storm of handshakes. */
 	assert_true(sb.downlink_recoveries <= 2);
+	assert_true(sb.key_asks <= 3);
+	fixture_free(f);
+}
+
+struct first_frames {
+	struct peer *speaker;
+	struct peer *listeners[2];
+	uint64_t undecryptable; /* each listener has had at least this many */
+};
+
+static bool listeners_waiting(struct fixture *f, void *arg)
+{
+	struct first_frames *ff = arg;
+
+	(void)f;
+	for (size_t i = 0; i < ARRAY_SIZE(ff->listeners); i++)
+		if (stats_of(ff->listeners[i]).frames_undecryptable < ff->undecryptable)
+			return false;
+	return true;
+}
+
+static bool listeners_have_all(struct fixture *f, void *arg)
+{
+	struct first_frames *ff = arg;
+	uint64_t sent = stats_of(ff->speaker).frames_sent;
+
+	(void)f;
+	for (size_t i = 0; i < ARRAY_SIZE(ff->listeners); i++)
+		if (stats_of(ff->listeners[i]).frames_received != sent)
+			return false;
+	return sent > 0;
+}
+
+/*
+ * A new speaker's first frames: listeners B and C (members 1 and 2) are in the room
+ * when A (member 3) joins, and A learns of them in two batches after joining, as an
+ * engine does while it fetches their keys. A waits for its member list, so both get
+ * the key of A's very first frame (one key, no ratchet between the batches); and
+ * since A's boxes reach them late (held back here, as a slow API would), A's first
+ * frames arrive before them: the listeners hold those frames and open them when the
+ * boxes come. In the end each listener has opened every frame A sent, the first one
+ * included.
+ */
+static void test_first_frames(void **state)
+{
+	struct fixture *f = fixture_new(0);
+	struct first_frames ff;
+	struct peer *a, *b, *c;
+	struct media_stats sa;
+	uint64_t joined;
+
+	(void)state;
+	b = peer_add(f, "b", false, false, false);
+	c = peer_add(f, "c", false, false, false);
+	a = peer_add(f, "a", true, false, true);
+	b->hold_boxes = c->hold_boxes = true;
+	tell(b, a, false);
+	tell(c, a, false);
+	peer_join(f, b);
+	peer_join(f, c);
+	joined = util_now_ms();
+	peer_join(f, a);
+	wait_for(f, all_connected, NULL, DEADLINE_MS, "three sessions");
+	/* The member list is not there yet: A does not speak (for 1.5 s at most). */
+	if (util_now_ms() - joined < 1000)
+		assert_int_equal(stats_of(a).frames_sent, 0);
+	tell(a, b, false);
+	tell(a, c, false);
+
+	ff.speaker = a;
+	ff.listeners[0] = b;
+	ff.listeners[1] = c;
+	ff.undecryptable = 10;
+	wait_for(f, listeners_waiting, &ff, DEADLINE_MS, "frames before the key boxes");
+	media_set_muted(a->media, true);
+	/* One key for the whole list: the first batch's, generation 0, boxed once each. */
+	assert_int_equal(b->held_boxes, 1);
+	assert_int_equal(c->held_boxes, 1);
+	assert_int_equal(a->last_generation, 0);
+	assert_int_equal(stats_of(b).frames_received, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(ff.listeners); i++) {
+		struct peer *l = ff.listeners[i];
+
+		for (size_t k = 0; k < l->held_boxes; k++)
+			media_key_box(l->media, l->held[k].from, l->held[k].member,
+				      l->held[k].text);
+		l->held_boxes = 0;
+		l->hold_boxes = false;
+	}
+	/* A is muted: only held frames can bring the counts level with what A sent. */
+	wait_for(f, listeners_have_all, &ff, DEADLINE_MS, "every frame A sent, opened");
+	sa = stats_of(a);
+	assert_true(sa.frames_sent >= 10);
 	fixture_free(f);
 }
 
@@ -1111,6 +1222,7 @@ int main(void)
 		cmocka_unit_test(test_need_ticket),
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_downlink_key_lost),
+		cmocka_unit_test(test_first_frames),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -176,6 +176,12 @@ struct keys_room {
 	uint32_t generation;
 	uint8_t chain_key[KEYS_KEY_LEN];
 	struct sframe_sender sender;
+	/*
+	 * Whether a frame may have gone out under the current generation (the sender was
+	 * handed out or used). Until then a newcomer may get the current key as it is:
+	 * there is nothing said under it to keep from them.
+	 */
+	bool key_used;
 
 	struct keys_member *members;
 	size_t member_count;
@@ -424,6 +430,7 @@ static int keys_room_step(struct keys_room *room, bool fresh)
 		randombytes_buf(room->chain_key, KEYS_KEY_LEN);
 	else
 		keys_ratchet(room->chain_key, room->chain_key);
+	room->key_used = false;
 	return keys_room_sender_reset(room);
 }
 
@@ -485,7 +492,52 @@ uint32_t keys_room_generation(const struct keys_room *room)
 
 struct sframe_sender *keys_room_sender(struct keys_room *room)
 {
+	/* Whoever takes the sender may protect frames with it. */
+	room->key_used = true;
 	return &room->sender;
+}
+
+bool keys_room_key_used(const struct keys_room *room)
+{
+	return room->key_used;
+}
+
+int keys_room_protect(struct keys_room *room, const uint8_t *pt, size_t pt_len, uint8_t *out,
+		      size_t out_cap, size_t *out_len)
+{
+	int r = sframe_protect(&room->sender, NULL, 0, pt, pt_len, out, out_cap, out_len);
+
+	if (r == 0)
+		room->key_used = true;
+	return r;
+}
+
+int keys_room_set_counter(struct keys_room *room, uint64_t next_ctr)
+{
+	if (room->sender.next_ctr >= next_ctr)
+		return 0;
+	return sframe_sender_set_counter(&room->sender, next_ctr);
+}
+
+/*
+ * Whether adding these members needs a ratchet first: only when something may have
+ * been said under the current key and one of them joined after us (member numbers
+ * count up in a room and are never reused, so a smaller number than ours was in
+ * the room before we were, and may hear everything we said). An empty batch is an
+ * explicit request for a ratchet.
+ */
+static bool keys_room_add_needs_step(const struct keys_room *room,
+				     const uint64_t *member_numbers, size_t n)
+{
+	if (n == 0)
+		return true;
+	if (!room->key_used)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (member_numbers[i] > room->self_member)
+			return true;
+	}
+	return false;
 }
 
 bool keys_room_is_member(const struct keys_room *room, uint64_t user_id)
@@ -506,6 +558,7 @@ int keys_room_members_add(struct keys_room *room, const uint64_t *user_ids,
 	struct keys_sealed *boxes;
 	uint8_t *nonces;
 	size_t done = 0;
+	bool step;
 	int r;
 
 	/* Check the whole batch first, so that a bad entry changes nothing. */
@@ -515,7 +568,8 @@ int keys_room_members_add(struct keys_room *room, const uint64_t *user_ids,
 		if (keys_peers_find(room->peers, user_ids[i]) == NULL)
 			return -ENOENT;
 	}
-	if (room->generation == UINT32_MAX)
+	step = keys_room_add_needs_step(room, member_numbers, n);
+	if (step && room->generation == UINT32_MAX)
 		return -ERANGE;
 	for (size_t i = 0; i < n; i++) {
 		if (keys_room_is_member(room, user_ids[i])) {
@@ -538,9 +592,11 @@ int keys_room_members_add(struct keys_room *room, const uint64_t *user_ids,
 		keys_map_put(&room->member_index, user_ids[i], (uint32_t)room->member_count);
 		room->member_count++;
 	}
-	r = keys_room_step(room, false);
-	if (r < 0)
-		return r;
+	if (step) {
+		r = keys_room_step(room, false);
+		if (r < 0)
+			return r;
+	}
 
 	boxes = xcalloc(n == 0 ? 1 : n, sizeof(*boxes));
 	nonces = keys_nonces(n);

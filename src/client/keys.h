@@ -19,13 +19,20 @@
  * The generation only ever grows, by one at each step, so every new key has a new
  * epoch. A step is either:
  *
- *   a ratchet (when members join): key(g+1) = RATCHET(key(g)) with
+ *   a ratchet (when members join after us and key(g) may have protected a frame):
+ *       key(g+1) = RATCHET(key(g)) with
  *       prk      = HKDF-Extract(salt = "salon ratchet v1", ikm = key(g))
  *       key(g+1) = HKDF-Expand(prk, info = "salon sender key ratchet", 32)
  *     (HKDF-SHA-512, hkdf.h; the strings without their NUL). The new key is sealed
  *     only to the new members: members who hold key(g) derive key(g+1) themselves
  *     when they first see a frame of epoch g+1, and the newcomer, holding key(g+1),
  *     cannot go back to anything said before it joined.
+ *     No step is needed, and the newcomers get key(g) itself, when nothing has been
+ *     said under key(g) yet (the first member list of a room, arriving in batches,
+ *     so coalesces into one key that every member holds before our first frame), or
+ *     when every newcomer has a smaller member number than ours: member numbers
+ *     count up and are never reused in a room, so those were there before we were
+ *     (their keys merely reached us late) and may hear all we said.
  *   a rotation (when members leave): key(g+1) is 32 fresh random bytes (a new
  *     chain), sealed to every remaining member. Whoever left holds only the old
  *     chain, which does not lead to the new key. Rotations are batched: leaving
@@ -178,16 +185,37 @@ void keys_room_set_grace(struct keys_room *room, uint64_t ms);
 /*
  * Our current generation, and the SFrame sender to protect our frames with (owned by
  * the room, replaced at every step). When sframe_protect says -ERANGE (counter
- * exhausted), call keys_room_rotate.
+ * exhausted), call keys_room_rotate. Taking the sender counts as using the current
+ * key (a frame may go out under it), so that the next newcomer gets a ratchet;
+ * keys_room_protect and keys_room_set_counter are the precise way.
  */
 uint32_t keys_room_generation(const struct keys_room *room);
 struct sframe_sender *keys_room_sender(struct keys_room *room);
 
 /*
+ * sframe_protect (no metadata) with our current key, recording that the key has
+ * protected a frame. Returns as sframe_protect: -ERANGE when the counter is
+ * exhausted (rotate), -ENOBUFS when out_cap is too small.
+ */
+int keys_room_protect(struct keys_room *room, const uint8_t *pt, size_t pt_len, uint8_t *out,
+		      size_t out_cap, size_t *out_len);
+
+/*
+ * Moves our sender's frame counter forward to next_ctr if it is behind (to keep one
+ * counter across generations). Does not count as using the key. Returns 0, or as
+ * sframe_sender_set_counter.
+ */
+int keys_room_set_counter(struct keys_room *room, uint64_t next_ctr);
+
+/* Whether a frame may have been protected under our current generation. */
+bool keys_room_key_used(const struct keys_room *room);
+
+/*
  * Members join: adds the n members (user ids and member numbers, whose peers must
  * be known with keys_peers_set) to the room, ratchets our chain forward one
- * generation (once for the whole batch; n may be 0, which only ratchets), and seals
- * the new key to each of them.
+ * generation when that is needed (once for the whole batch; see "No step" above;
+ * n may be 0, which always ratchets), and seals the resulting current key to each
+ * of them (members already there need nothing: they hold the key or derive it).
  * Returns 0 with *sealed (allocated, free() it) holding *count boxes, blocked peers
  * left out; -ENOENT when a user is not a known peer, -EEXIST when already a
  * member, -EINVAL for a bad member number (nothing changes in these three cases),

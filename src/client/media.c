@@ -23,6 +23,17 @@
  *   5 s window for answering retransmissions) is given up: MEDIA_EVENT_NEED_TICKET.
  * - Key boxes that arrive before the room or their sender is known are kept (up to
  *   MEDIA_MAX_PENDING_BOXES) and tried again when members are added.
+ * - In a new room we speak only once the engine has handed over the room's member
+ *   list, member by member, and no member came for MEDIA_MEMBERS_SETTLE_MS (or
+ *   after MEDIA_MEMBERS_WAIT_MS, for a room with nobody else), and on
+ *   stepping on stage only after MEDIA_STAGE_WAIT_MS, so that every member present
+ *   holds the key of our very first frame (keys.h: no ratchet before anything was
+ *   said). A capture file just starts later; a device's audio meanwhile is dropped.
+ * - Frames that arrive before their speaker's key box (the box travels through the
+ *   API and the event stream, the frames straight through the relay, so a new
+ *   speaker's first frames usually win the race) are held, up to
+ *   MEDIA_MAX_HELD_FRAMES for MEDIA_HELD_MAX_MS, and opened when a box opens, so
+ *   the first words of a speaker are heard rather than lost.
  */
 #include "config.h"
 
@@ -54,6 +65,13 @@
 #define MEDIA_HANDSHAKE_FIRST_RESEND_MS 250
 #define MEDIA_HANDSHAKE_MAX_RESEND_MS 2000
 #define MEDIA_HANDSHAKE_GIVEUP_MS 4500
+/*
+ * After a handshake, the relay's DOWNLINK_KEY and resume ticket may be lost: we ask
+ * again by sending the same HANDSHAKE_INIT, which the relay answers (for 5 s) as a
+ * retransmission, with both. First after this long, then backing off.
+ */
+#define MEDIA_ASK_FIRST_MS 150
+#define MEDIA_ASK_WINDOW_MS 4000
 /* Opus concealment is used only this long after a speaker's last packet. */
 #define MEDIA_PLC_MAX_MS 120
 /* Speaking detection: RMS levels (int16 units) to start and to keep speaking. */
@@ -63,10 +81,26 @@
 /* A device-clocked capture ring holding more than this many frames is trimmed. */
 #define MEDIA_CAPTURE_MAX_BACKLOG 4
 #define MEDIA_MAX_PENDING_BOXES 256
+/* How long a new room waits for its member list before we speak anyway (nobody else). */
+#define MEDIA_MEMBERS_WAIT_MS 3000
+/*
+ * The engine hands the member list over one member at a time: before our first
+ * frame, wait until none has come for this long, so that the whole list, not its
+ * first member, gets the key of that frame.
+ */
+#define MEDIA_MEMBERS_SETTLE_MS 100
+/*
+ * After stepping on stage, how long we let the audience we were not told of (the
+ * engine fetches the member list again) reach our keys before our first frame.
+ */
+#define MEDIA_STAGE_WAIT_MS 300
+/* Frames under a key we do not hold yet, kept for the box on its way (media clock). */
+#define MEDIA_MAX_HELD_FRAMES 128
+#define MEDIA_HELD_MAX_MS 3000
 #define MEDIA_RECV_BATCH 64
 /* Frames under an unknown downlink key before we redo the handshake (either bound). */
-#define MEDIA_DOWNLINK_MISS_MS 500
-#define MEDIA_DOWNLINK_MISS_FRAMES 50
+#define MEDIA_DOWNLINK_MISS_MS 200
+#define MEDIA_DOWNLINK_MISS_FRAMES 20
 #define MEDIA_DOWNLINK_RECOVER_MS 1000
 #define MEDIA_MAX_EARCONS 8
 #define MEDIA_EARCON_MAX_SAMPLES (2 * AUDIO_SAMPLE_RATE)
@@ -144,6 +178,14 @@ struct media_pending_box {
 	uint8_t box[KEYS_BOX_LEN];
 };
 
+/* An SFrame frame that came under a key we lacked (its box may be on its way). */
+struct media_held_frame {
+	uint64_t arrival_ms; /* media clock */
+	uint32_t source;     /* the relay's source tag */
+	size_t len;
+	uint8_t data[WIRE_MAX_DATAGRAM];
+};
+
 struct media {
 	struct media_config config;
 	struct identity identity;
@@ -206,6 +248,12 @@ struct media {
 	bool may_speak;
 	bool muted;
 	uint64_t next_ctr; /* our SFrame counter, kept across generations */
+	/* The room's member list has come (or members_wait_ms, real clock, passed). */
+	bool members_ready;
+	uint64_t members_wait_ms;
+	uint64_t members_settle_ms; /* real clock: the last member came before this */
+	uint64_t stage_wait_ms; /* real clock: we stepped on stage; speak from then on */
+	bool spoke; /* a frame went out since the room's keys began or we stepped on stage */
 	struct media_member *members;
 	size_t member_count;
 	struct media_speaker **speakers;
@@ -214,6 +262,9 @@ struct media {
 	size_t gain_count;
 	struct media_pending_box *pending;
 	size_t pending_count;
+	/* A ring of MEDIA_MAX_HELD_FRAMES: held_count frames from held_first, oldest first. */
+	struct media_held_frame *held;
+	size_t held_first, held_count;
 
 	/* Hop session. */
 	enum media_conn conn;
@@ -222,6 +273,10 @@ struct media {
 	uint8_t init_msg[WIRE_HANDSHAKE_INIT_LEN];
 	bool handshaking; /* init and init_msg are live */
 	uint64_t hs_first_ms, hs_next_ms, hs_backoff_ms;
+	/* The last handshake was answered; init_msg still asks for its key and ticket. */
+	bool hs_asking;
+	bool hs_got_key, hs_got_resume;
+	uint64_t hs_ask_next_ms, hs_ask_backoff_ms;
 	struct hop_session session;
 	bool has_session;
 	bool ever_connected; /* since the last media_join */
@@ -473,6 +528,7 @@ static void media_handshake_start(struct media *m, const uint8_t ticket[WIRE_TIC
 		return;
 	}
 	m->handshaking = true;
+	m->hs_asking = false;
 	m->hs_first_ms = now;
 	m->hs_backoff_ms = MEDIA_HANDSHAKE_FIRST_RESEND_MS;
 	m->hs_next_ms = now + m->hs_backoff_ms;
@@ -524,6 +580,27 @@ static void media_session_lost(struct media *m)
 	}
 }
 
+/*
+ * The last handshake's DOWNLINK_KEY or resume ticket has not come: ask again with
+ * the same HANDSHAKE_INIT (a retransmission to the relay, which sends both again,
+ * without a new session), backing off, while the relay still knows it.
+ */
+static void media_ask_again(struct media *m, uint64_t now)
+{
+	if (!m->hs_asking || m->handshaking || now < m->hs_ask_next_ms)
+		return;
+	if ((m->hs_got_key && m->hs_got_resume) || now - m->hs_first_ms >= MEDIA_ASK_WINDOW_MS) {
+		m->hs_asking = false;
+		return;
+	}
+	log_debug("media: no %s yet; asking the relay again",
+		  m->hs_got_key ? "resume ticket" : "downlink key");
+	STAT_ADD(m, key_asks, 1);
+	media_send(m, m->init_msg, sizeof(m->init_msg));
+	m->hs_ask_backoff_ms *= 2;
+	m->hs_ask_next_ms = now + m->hs_ask_backoff_ms;
+}
+
 /* Hop housekeeping on each tick: resends, keepalives, rekeys and timeouts. */
 static void media_hop_tick(struct media *m)
 {
@@ -555,6 +632,7 @@ static void media_hop_tick(struct media *m)
 	}
 	if (m->conn != MEDIA_CONN_UP || !m->has_session)
 		return;
+	media_ask_again(m, now);
 	if (now - m->last_rx_ms > HOP_TIMEOUT_MS) {
 		log_info("media: the relay has been silent for %d s", HOP_TIMEOUT_MS / 1000);
 		media_session_lost(m);
@@ -578,6 +656,8 @@ static void media_handle_resp(struct media *m, const struct wire_datagram *d)
 {
 	struct hop_session session;
 
+	if (!m->handshaking && m->hs_asking)
+		return; /* the answer to asking again: the key and ticket follow it */
 	if (!m->handshaking || hop_initiator_finish(&m->init, d, &session) < 0) {
 		STAT_ADD(m, datagrams_dropped, 1);
 		return;
@@ -587,6 +667,10 @@ static void media_handle_resp(struct media *m, const struct wire_datagram *d)
 	sodium_memzero(&session, sizeof(session));
 	m->has_session = true;
 	m->last_rx_ms = util_now_ms();
+	m->hs_asking = true;
+	m->hs_got_key = m->hs_got_resume = false;
+	m->hs_ask_backoff_ms = MEDIA_ASK_FIRST_MS;
+	m->hs_ask_next_ms = m->last_rx_ms + m->hs_ask_backoff_ms;
 	if (m->conn != MEDIA_CONN_UP) {
 		m->conn = MEDIA_CONN_UP;
 		m->ever_connected = true;
@@ -641,6 +725,7 @@ static void media_handle_transport(struct media *m, const struct wire_datagram *
 		}
 		m->dl_miss_first_ms = 0;
 		m->dl_miss_count = 0;
+		m->hs_got_key = true;
 		sodium_memzero(&m->downlink, sizeof(m->downlink));
 		m->downlink.key_index = inner.key_index;
 		memcpy(m->downlink.key, inner.key, WIRE_KEY_LEN);
@@ -650,6 +735,7 @@ static void media_handle_transport(struct media *m, const struct wire_datagram *
 	case WIRE_INNER_RESUME_TICKET:
 		memcpy(m->resume, inner.ticket, WIRE_TICKET_LEN);
 		m->has_resume = true;
+		m->hs_got_resume = true;
 		break;
 	case WIRE_INNER_KEEPALIVE:
 		break;
@@ -703,14 +789,112 @@ static void media_downlink_unknown_key(struct media *m)
 	}
 }
 
+/*
+ * Opens an SFrame frame that the relay tagged with source and queues its Opus packet
+ * for its speaker, as arrived at now (media clock). Returns 0 when queued, the
+ * error of keys_room_unprotect (-ENOKEY: no key yet; *hdr is then set), or -EPROTO
+ * when the frame authenticates but its KID disagrees with the relay's source tag or
+ * it is empty.
+ */
+static int media_open_frame(struct media *m, const uint8_t *frame, size_t frame_len,
+			    uint32_t source, uint64_t now, struct sframe_header *hdr)
+{
+	uint8_t packet[WIRE_MAX_DATAGRAM];
+	struct media_speaker *s;
+	size_t packet_len;
+	int ret;
+
+	ret = keys_room_unprotect(m->room, frame, frame_len, packet, sizeof(packet), &packet_len,
+				  hdr, now);
+	if (ret < 0)
+		return ret;
+	/*
+	 * The KID names the speaker end to end; the relay's source tag must agree, or
+	 * the relay mixed something up.
+	 */
+	if ((uint32_t)sframe_kid_sender(hdr->kid) != source || packet_len == 0) {
+		sodium_memzero(packet, sizeof(packet));
+		return -EPROTO;
+	}
+	STAT_ADD(m, frames_received, 1);
+	s = media_speaker_get(m, sframe_kid_sender(hdr->kid));
+	if (s != NULL) {
+		s->last_packet_ms = now;
+		(void)jitter_push(s->jitter, hdr->ctr, packet, packet_len, now);
+	}
+	sodium_memzero(packet, sizeof(packet));
+	return 0;
+}
+
+/* Keeps a frame that came under a key we lack, dropping the oldest when full. */
+static void media_held_add(struct media *m, const uint8_t *frame, size_t frame_len,
+			   uint32_t source, uint64_t now)
+{
+	struct media_held_frame *h;
+
+	if (frame_len > sizeof(m->held[0].data))
+		return;
+	if (m->held == NULL)
+		m->held = xcalloc(MEDIA_MAX_HELD_FRAMES, sizeof(*m->held));
+	if (m->held_count == MEDIA_MAX_HELD_FRAMES) {
+		m->held_first = (m->held_first + 1) % MEDIA_MAX_HELD_FRAMES;
+		m->held_count--;
+	}
+	h = &m->held[(m->held_first + m->held_count++) % MEDIA_MAX_HELD_FRAMES];
+	h->arrival_ms = now;
+	h->source = source;
+	h->len = frame_len;
+	memcpy(h->data, frame, frame_len);
+}
+
+/*
+ * A key box opened: tries the held frames again, oldest first, so that what a
+ * speaker said before its box reached us is played rather than lost. Frames
+ * that no key opens yet stay (another box may open them) until MEDIA_HELD_MAX_MS
+ * old; a forged one costs a few failed decryptions, no more.
+ */
+static void media_held_retry(struct media *m)
+{
+	struct sframe_header hdr;
+	size_t kept = 0, opened = 0;
+	uint64_t now;
+
+	if (m->held_count == 0 || m->room == NULL)
+		return;
+	now = media_clock_ms(m);
+	for (size_t i = 0; i < m->held_count; i++) {
+		struct media_held_frame *h = &m->held[(m->held_first + i) % MEDIA_MAX_HELD_FRAMES];
+		int ret = now - h->arrival_ms <= MEDIA_HELD_MAX_MS
+			      ? media_open_frame(m, h->data, h->len, h->source, now, &hdr)
+			      : -ETIME;
+
+		if (ret == -ENOKEY || ret == -EBADMSG) {
+			/* Kept ones close ranks from held_first on, in order. */
+			if (kept != i)
+				m->held[(m->held_first + kept) % MEDIA_MAX_HELD_FRAMES] = *h;
+			kept++;
+		} else if (ret == 0) {
+			opened++;
+		}
+	}
+	if (opened > 0)
+		log_debug("media: %zu frames held for their key opened", opened);
+	m->held_count = kept;
+}
+
+static void media_held_clear(struct media *m)
+{
+	free(m->held);
+	m->held = NULL;
+	m->held_first = m->held_count = 0;
+}
+
 /* A DOWNLINK frame: open both layers and queue the Opus packet for its speaker. */
 static void media_handle_downlink(struct media *m, const struct wire_datagram *d)
 {
 	uint8_t frame[WIRE_MAX_DATAGRAM];
-	uint8_t packet[WIRE_MAX_DATAGRAM];
-	size_t frame_len, packet_len;
+	size_t frame_len;
 	struct sframe_header hdr;
-	struct media_speaker *s;
 	uint32_t source;
 	uint64_t now;
 	int ret;
@@ -730,26 +914,21 @@ static void media_handle_downlink(struct media *m, const struct wire_datagram *d
 		return;
 	}
 	now = media_clock_ms(m);
-	ret = keys_room_unprotect(m->room, frame, frame_len, packet, sizeof(packet), &packet_len,
-				  &hdr, now);
-	if (ret == -ENOKEY || ret == -EBADMSG || ret == -ENOTSUP) {
+	memset(&hdr, 0, sizeof(hdr));
+	ret = media_open_frame(m, frame, frame_len, source, now, &hdr);
+	if (ret == -ENOKEY || ret == -EBADMSG) {
+		/*
+		 * No key yet, or (-EBADMSG with the header known) the speaker's key moved
+		 * on to a new chain whose box has not come yet: hold it for the box.
+		 */
 		STAT_ADD(m, frames_undecryptable, 1);
-		return;
-	}
-	/*
-	 * The KID names the speaker end to end; the relay's source tag must agree, or
-	 * the relay mixed something up.
-	 */
-	if (ret < 0 || (uint32_t)sframe_kid_sender(hdr.kid) != source || packet_len == 0) {
+		if (hdr.kid != 0 && (uint32_t)sframe_kid_sender(hdr.kid) == source)
+			media_held_add(m, frame, frame_len, source, now);
+	} else if (ret == -ENOTSUP) {
+		STAT_ADD(m, frames_undecryptable, 1);
+	} else if (ret < 0) {
 		STAT_ADD(m, datagrams_dropped, 1);
-		return;
 	}
-	STAT_ADD(m, frames_received, 1);
-	s = media_speaker_get(m, sframe_kid_sender(hdr.kid));
-	if (s == NULL)
-		return;
-	s->last_packet_ms = now;
-	(void)jitter_push(s->jitter, hdr.ctr, packet, packet_len, now);
 }
 
 static void media_receive(struct media *m)
@@ -812,10 +991,7 @@ static void media_receive(struct media *m)
  */
 static void media_keep_counter(struct media *m)
 {
-	struct sframe_sender *sender = keys_room_sender(m->room);
-
-	if (sender->next_ctr < m->next_ctr)
-		(void)sframe_sender_set_counter(sender, m->next_ctr);
+	(void)keys_room_set_counter(m->room, m->next_ctr);
 }
 
 static void media_rotate(struct media *m)
@@ -866,15 +1042,22 @@ static void media_pending_retry(struct media *m)
 {
 	size_t kept = 0;
 
+	bool opened = false;
+
 	for (size_t i = 0; i < m->pending_count; i++) {
 		struct media_pending_box *p = &m->pending[i];
+		int ret = media_open_box(m, p->sender_user_id, p->sender_member, p->box);
 
-		if (media_open_box(m, p->sender_user_id, p->sender_member, p->box) == -ENOENT)
+		if (ret == -ENOENT) {
 			m->pending[kept++] = *p;
-		else
+		} else {
+			opened = opened || ret == 0;
 			sodium_memzero(p, sizeof(*p));
+		}
 	}
 	m->pending_count = kept;
+	if (opened)
+		media_held_retry(m);
 }
 
 static void media_pending_clear(struct media *m)
@@ -969,6 +1152,7 @@ static void media_leave_room(struct media *m)
 	m->members = NULL;
 	m->member_count = 0;
 	media_pending_clear(m);
+	media_held_clear(m);
 	m->joined = false;
 	m->conn = MEDIA_CONN_IDLE;
 }
@@ -1006,6 +1190,9 @@ static void media_do_join(struct media *m, const struct media_join *join)
 			return;
 		}
 		m->next_ctr = 0;
+		m->spoke = false;
+		m->members_ready = m->member_count > 0;
+		m->members_wait_ms = util_now_ms() + MEDIA_MEMBERS_WAIT_MS;
 		media_room_add(m, m->members, m->member_count);
 	}
 	m->joined = true;
@@ -1054,6 +1241,10 @@ static void media_do_members_add(struct media *m, const struct media_member *mem
 	}
 	if (m->room != NULL)
 		media_room_add(m, members, count);
+	/* The engine hands the join's member list over after the join itself. */
+	m->members_ready = true;
+	if (!m->spoke)
+		m->members_settle_ms = util_now_ms() + MEDIA_MEMBERS_SETTLE_MS;
 	media_pending_retry(m);
 }
 
@@ -1102,7 +1293,9 @@ static void media_do_key_box(struct media *m, uint64_t sender_user_id, uint64_t 
 		return;
 	}
 	ret = media_open_box(m, sender_user_id, sender_member, box);
-	if (ret == -ENOENT)
+	if (ret == 0)
+		media_held_retry(m);
+	else if (ret == -ENOENT)
 		media_pending_add(m, sender_user_id, sender_member, box);
 	else if (ret < 0)
 		log_warn("media: refused a key box from user %llu: %s",
@@ -1273,9 +1466,16 @@ static bool media_run_commands(struct media *m)
 			break;
 		case MEDIA_CMD_SET_SPEAKER:
 			if (cmd->flag && !m->may_speak && m->room != NULL) {
-				/* Nobody holds a key of ours we could use: start afresh. */
+				/*
+				 * Nobody holds a key of ours we could use: start afresh. The
+				 * engine now fetches the members we were not told of in the
+				 * audience; those that come before our first frame get this
+				 * key itself rather than a ratchet of it.
+				 */
 				m->may_speak = true;
 				media_rotate(m);
+				m->stage_wait_ms = util_now_ms() + MEDIA_STAGE_WAIT_MS;
+				m->spoke = false;
 			}
 			m->may_speak = cmd->flag;
 			break;
@@ -1355,11 +1555,20 @@ static int media_detect(bool *speaking, uint64_t *last_voice_ms, const int16_t *
 	return 0;
 }
 
-/* Whether what we speak can be heard: joined, up, on stage, not muted. */
+/*
+ * Whether what we speak can be heard: joined, up, on stage, not muted; and before
+ * our first frame, the room's member list has come and settled (or we waited
+ * MEDIA_MEMBERS_WAIT_MS for it, for a room where nobody else is), and
+ * MEDIA_STAGE_WAIT_MS have passed since we stepped on stage, so that every member
+ * present gets our key before our first frame rather than a ratchet of it after.
+ */
 static bool media_can_send(const struct media *m)
 {
 	return m->encoder != NULL && m->may_speak && !m->muted && m->room != NULL &&
-	       m->conn == MEDIA_CONN_UP && m->has_session;
+	       m->conn == MEDIA_CONN_UP && m->has_session &&
+	       (m->spoke || ((m->members_ready || util_now_ms() >= m->members_wait_ms) &&
+			     util_now_ms() >= m->members_settle_ms &&
+			     util_now_ms() >= m->stage_wait_ms));
 }
 
 static bool media_sending(const struct media *m)
@@ -1451,18 +1660,19 @@ static void media_send_frame(struct media *m)
 		log_warn("media: encoding failed: %s", strerror(-len));
 		return;
 	}
-	ret = sframe_protect(keys_room_sender(m->room), NULL, 0, packet, (size_t)len, inner + 1,
-			     sizeof(inner) - 1, &frame_len);
+	ret = keys_room_protect(m->room, packet, (size_t)len, inner + 1, sizeof(inner) - 1,
+				&frame_len);
 	if (ret == -ERANGE) {
 		media_rotate(m);
-		ret = sframe_protect(keys_room_sender(m->room), NULL, 0, packet, (size_t)len,
-				     inner + 1, sizeof(inner) - 1, &frame_len);
+		ret = keys_room_protect(m->room, packet, (size_t)len, inner + 1, sizeof(inner) - 1,
+					&frame_len);
 	}
 	if (ret < 0) {
 		log_warn("media: cannot protect a frame: %s", strerror(-ret));
 		return;
 	}
 	m->next_ctr = keys_room_sender(m->room)->next_ctr;
+	m->spoke = true;
 	media_send_inner(m, inner, wire_inner_write_media(inner, inner + 1, frame_len));
 	STAT_ADD(m, frames_sent, 1);
 }
@@ -1794,6 +2004,7 @@ static void media_free_resources(struct media *m)
 	if (m->peers != NULL)
 		keys_peers_free(m->peers);
 	media_pending_clear(m);
+	media_held_clear(m);
 	free(m->members);
 	free(m->gains);
 	free(m->capture_pcm);
@@ -2145,4 +2356,5 @@ void media_get_stats(struct media *m, struct media_stats *stats)
 	stats->reconnects = __atomic_load_n(&m->stats.reconnects, __ATOMIC_RELAXED);
 	stats->downlink_recoveries =
 		__atomic_load_n(&m->stats.downlink_recoveries, __ATOMIC_RELAXED);
+	stats->key_asks = __atomic_load_n(&m->stats.key_asks, __ATOMIC_RELAXED);
 }

@@ -210,6 +210,11 @@ struct media_stats {
 	uint64_t reconnects;
 	/* Additive: handshakes redone because DOWNLINK frames came under an unknown key. */
 	uint64_t downlink_recoveries;
+	/*
+	 * Additive: a handshake's HANDSHAKE_INIT sent again after it was answered, because
+	 * its DOWNLINK_KEY or resume ticket did not come (lost).
+	 */
+	uint64_t key_asks;
 };
 void media_get_stats(struct media *media, struct media_stats *stats);
 

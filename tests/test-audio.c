@@ -1,5 +1,6 @@
 /*
- * test-audio.c - the sound file, pipe and null backends.
+ * test-audio.c - the sound file, pipe and null backends, and salon's loading of
+ * libsndfile and PortAudio only when they are used.
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -386,6 +388,55 @@ static void test_null(void **state)
 	assert_string_equal(audio_pipe_backend.name, "pipe");
 }
 
+/*
+ * salon itself does not link libsndfile or PortAudio (audio-file.c and
+ * audio-portaudio.c load them with dlopen() when a file or a device is used), so that
+ * a bot on null or pipe audio does not map them: the dynamic linker's list of what it
+ * loads at start (LD_TRACE_LOADED_OBJECTS, as ldd uses) must name neither, nor ALSA
+ * or JACK, while still naming the libraries salon does link.
+ */
+static void test_salon_loads_lazily(void **state)
+{
+	const char *builddir = getenv("top_builddir");
+	char program[4096], listing[16384];
+	size_t len = 0;
+	ssize_t got;
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	if (builddir == NULL)
+		fail_msg("top_builddir is not set: run this test through make check");
+	snprintf(program, sizeof(program), "%s/src/client/salon", builddir);
+	if (access(program, X_OK) != 0)
+		fail_msg("%s is not built", program);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		setenv("LD_TRACE_LOADED_OBJECTS", "1", 1);
+		execl(program, program, "--version", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	while ((got = read(fds[0], listing + len, sizeof(listing) - 1 - len)) > 0)
+		len += (size_t)got;
+	close(fds[0]);
+	listing[len] = '\0';
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	print_message("# %s loads at start:\n%s", program, listing);
+	assert_non_null(strstr(listing, "libopus"));
+	assert_non_null(strstr(listing, "libcurl"));
+	assert_null(strstr(listing, "libsndfile"));
+	assert_null(strstr(listing, "libportaudio"));
+	assert_null(strstr(listing, "libasound"));
+	assert_null(strstr(listing, "libjack"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_null),
+		cmocka_unit_test(test_salon_loads_lazily),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

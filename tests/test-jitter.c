@@ -432,6 +432,130 @@ static void test_bounded(void **state)
 	jitter_free(jb);
 }
 
+static int compare_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The target as jitter.h defines it, computed the plain way: the last JITTER_HISTORY
+ * transits sorted, their 95th percentile above the lowest, in whole frames.
+ */
+static unsigned reference_target(const int64_t *transits, size_t count, unsigned previous)
+{
+	int64_t window[JITTER_HISTORY], spread;
+	size_t len = count < JITTER_HISTORY ? count : JITTER_HISTORY;
+	unsigned frames;
+
+	if (len < JITTER_MIN_HISTORY)
+		return previous;
+	memcpy(window, transits + count - len, len * sizeof(window[0]));
+	qsort(window, len, sizeof(window[0]), compare_i64);
+	spread = window[(len - 1) * 95 / 100] - window[0];
+	frames = (unsigned)((spread + FRAME_MS - 1) / FRAME_MS);
+	if (frames < JITTER_MIN_FRAMES)
+		frames = JITTER_MIN_FRAMES;
+	if (frames > JITTER_MAX_FRAMES)
+		frames = JITTER_MAX_FRAMES;
+	return frames;
+}
+
+/*
+ * The buffer keeps its history sorted as packets come and go rather than sorting it
+ * for every packet: its target must be the plain computation's after every packet
+ * measured (stored or late; not duplicates), through calm and jittery stretches,
+ * spikes, losses and reordering, with many equal transits.
+ */
+static void test_target_same_as_reference(void **state)
+{
+	struct jitter *jb = jitter_new(FRAME_MS);
+	int64_t *transits = calloc(2 * MAX_FRAMES, sizeof(*transits));
+	uint64_t rng = 0x9e3779b97f4a7c15u, anchor = 0;
+	size_t count = 0, next_push = 0, order[MAX_FRAMES];
+	unsigned target = JITTER_INITIAL_FRAMES, seen = 0, late = 0;
+	bool anchored = false;
+	struct jitter_stats stats;
+
+	(void)state;
+	assert_non_null(transits);
+	sim_init(MAX_FRAMES, 5000);
+	for (size_t i = 0; i < sim.n; i++) {
+		uint64_t r;
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		r = rng;
+		switch (i / 150 % 4) {
+		case 0: /* calm: 0 to 2 ms */
+			sim.arrival[i] += r % 3;
+			break;
+		case 1: /* jittery: 0 to 59 ms */
+			sim.arrival[i] += r % 60;
+			break;
+		case 2: /* calm with a 150 to 250 ms spike now and then */
+			sim.arrival[i] += r % 97 == 0 ? 150 + r % 101 : r % 4;
+			break;
+		default: /* jittery with losses */
+			if (r % 13 == 0)
+				sim.arrival[i] = LOST;
+			else
+				sim.arrival[i] += r % 120;
+			break;
+		}
+	}
+	/* Arrival order, ties by counter. */
+	for (size_t i = 0; i < sim.n; i++)
+		order[i] = i;
+	for (size_t i = 1; i < sim.n; i++)
+		for (size_t j = i; j > 0 && sim.arrival[order[j]] < sim.arrival[order[j - 1]]; j--) {
+			size_t tmp = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = tmp;
+		}
+	for (uint64_t now = 1000; next_push < sim.n; now += FRAME_MS) {
+		struct jitter_frame out;
+
+		while (next_push < sim.n && sim.arrival[order[next_push]] != LOST &&
+		       sim.arrival[order[next_push]] <= now) {
+			size_t i = order[next_push++];
+			uint64_t counter = sim.base + i;
+			int ret = push(jb, counter, sim.arrival[i]);
+
+			assert_true(ret == 0 || ret == -ETIME);
+			late += ret == -ETIME;
+			if (!anchored) {
+				anchored = true;
+				anchor = counter;
+			}
+			transits[count++] = (int64_t)sim.arrival[i] -
+					    (int64_t)(counter - anchor) * FRAME_MS;
+			target = reference_target(transits, count, target);
+			assert_int_equal(jitter_target_frames(jb), target);
+			seen |= 1u << target;
+			/* A duplicate is not measured again. */
+			if (ret == 0 && i % 7 == 0) {
+				assert_int_equal(push(jb, counter, sim.arrival[i] + 1), -EEXIST);
+				assert_int_equal(jitter_target_frames(jb), target);
+			}
+		}
+		if (next_push < sim.n && sim.arrival[order[next_push]] == LOST)
+			next_push = sim.n; /* losses sort last: the stream is over */
+		jitter_pop(jb, now, &out);
+	}
+	/* The stream did move the target up and down, and had late packets. */
+	assert_true(count > JITTER_HISTORY * 5);
+	assert_true(__builtin_popcount(seen) >= 4);
+	assert_true(late > 0);
+	jitter_get_stats(jb, &stats);
+	assert_int_equal(stats.resets, 0);
+	free(transits);
+	jitter_free(jb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_counter_jump),
 		cmocka_unit_test(test_sender_pause),
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_target_same_as_reference),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

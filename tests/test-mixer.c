@@ -250,6 +250,196 @@ static void test_recovers_after_burst(void **state)
 	mixer_free(mixer);
 }
 
+/*
+ * A straightforward limiter to compare the mixer's with: the equations at the top of
+ * mixer.c, with the held gain found by searching the whole look-ahead window for every
+ * sample (as mixer.c did before its sliding-window minimum). The mean is re-added at
+ * the start of each call, as mixer.c does, so that both round alike.
+ */
+struct ref_limiter {
+	size_t lookahead, pos, eased_pos;
+	double release, last_eased, eased_sum;
+	float delay[MIXER_MAX_LOOKAHEAD + 1];
+	float want[MIXER_MAX_LOOKAHEAD + 1];
+	double eased[MIXER_MAX_LOOKAHEAD];
+	float gain;
+};
+
+static void ref_init(struct ref_limiter *ref, unsigned rate)
+{
+	memset(ref, 0, sizeof(*ref));
+	ref->lookahead = (size_t)lround(rate * MIXER_LOOKAHEAD_MS / 1000.0);
+	if (ref->lookahead > MIXER_MAX_LOOKAHEAD)
+		ref->lookahead = MIXER_MAX_LOOKAHEAD;
+	ref->release = 1.0 - exp(-1000.0 / (MIXER_RELEASE_MS * rate));
+	for (size_t i = 0; i <= ref->lookahead; i++)
+		ref->want[i] = 1.0f;
+	for (size_t i = 0; i < ref->lookahead; i++)
+		ref->eased[i] = 1.0;
+	ref->last_eased = 1.0;
+	ref->gain = 1.0f;
+}
+
+static void ref_resum(struct ref_limiter *ref)
+{
+	ref->eased_sum = 0;
+	for (size_t i = 0; i < ref->lookahead; i++)
+		ref->eased_sum += ref->eased[i];
+}
+
+static float ref_limit(struct ref_limiter *ref, float x)
+{
+	size_t span = ref->lookahead + 1;
+	float magnitude = fabsf(x), held = 1.0f, out;
+	double eased;
+
+	ref->delay[ref->pos] = x;
+	ref->want[ref->pos] = magnitude > MIXER_CEILING ? MIXER_CEILING / magnitude : 1.0f;
+	ref->pos = (ref->pos + 1) % span;
+	out = ref->delay[ref->pos];
+	for (size_t i = 0; i < span; i++)
+		if (ref->want[i] < held)
+			held = ref->want[i];
+	if (held < ref->last_eased) {
+		eased = held;
+	} else {
+		eased = ref->last_eased + ref->release * (held - ref->last_eased);
+		if (held - eased < 1e-5)
+			eased = held;
+	}
+	ref->last_eased = eased;
+	if (ref->lookahead == 0) {
+		ref->gain = (float)eased;
+	} else {
+		ref->eased_sum += eased - ref->eased[ref->eased_pos];
+		ref->eased[ref->eased_pos] = eased;
+		ref->eased_pos = (ref->eased_pos + 1) % ref->lookahead;
+		ref->gain = (float)(ref->eased_sum / (double)ref->lookahead);
+		if (ref->gain > 1.0f)
+			ref->gain = 1.0f;
+	}
+	return out * ref->gain;
+}
+
+/* xorshift64: the same pseudo-random signals on every run. */
+static uint64_t rng_next(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+/* Uniform in [-1, 1). */
+static double rng_signed(uint64_t *state)
+{
+	return (double)(rng_next(state) >> 11) / 4503599627370496.0 - 1.0;
+}
+
+/*
+ * A test signal of total samples, in multiples of full scale: stretches of silence,
+ * quiet and loud noise (up to 4 times full scale), isolated spikes, and slow rises
+ * and falls of loudness (a fall is the monotonic queue's longest case).
+ */
+static void ref_signal(float *x, size_t total, uint64_t *rng)
+{
+	size_t n = 0;
+
+	while (n < total) {
+		size_t len = 1 + (size_t)(rng_next(rng) % 3000), kind = rng_next(rng) % 6;
+		double level = 4.0 * (rng_signed(rng) + 1.0) / 2.0;
+
+		for (size_t i = 0; i < len && n < total; i++, n++) {
+			double ramp = (double)i / (double)len;
+
+			switch (kind) {
+			case 0:
+				x[n] = 0.0f;
+				break;
+			case 1:
+				x[n] = (float)(0.5 * rng_signed(rng));
+				break;
+			case 2:
+				x[n] = (float)(level * rng_signed(rng));
+				break;
+			case 3:
+				x[n] = rng_next(rng) % 100 == 0 ? (float)(level * rng_signed(rng)) :
+								  0.0f;
+				break;
+			case 4:
+				x[n] = (float)(level * (1.0 - ramp) * (n % 2 ? 1 : -1));
+				break;
+			default:
+				x[n] = (float)(level * ramp * rng_signed(rng));
+				break;
+			}
+		}
+	}
+}
+
+static void test_same_as_reference(void **state)
+{
+	static const unsigned rates[] = {8000, 16000, 44100, 48000, 96000};
+	const size_t total = 4 * RATE;
+	float *x = malloc(total * sizeof(*x)), *out = malloc(total * sizeof(*out));
+	int16_t *x16 = malloc(total * sizeof(*x16)), *out16 = malloc(total * sizeof(*out16));
+	uint64_t rng = 0x5a10f00dcafe1234u;
+	size_t limited = 0;
+
+	(void)state;
+	assert_non_null(x);
+	assert_non_null(out);
+	assert_non_null(x16);
+	assert_non_null(out16);
+	for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
+		struct mixer *mixer = mixer_new(rates[r]), *mixer16 = mixer_new(rates[r]);
+		struct ref_limiter ref, ref16;
+
+		ref_init(&ref, rates[r]);
+		ref_init(&ref16, rates[r]);
+		assert_int_equal(mixer_latency(mixer), ref.lookahead);
+		ref_signal(x, total, &rng);
+		/* The same signal in int16 at a quarter of its level, summed four times. */
+		for (size_t n = 0; n < total; n++)
+			x16[n] = (int16_t)lrintf(fmaxf(fminf(x[n] / 4.0f, 0.999f), -1.0f) * 32768.0f);
+		for (size_t off = 0; off < total;) {
+			/* Calls of every length, frames and single samples alike. */
+			size_t len = 1 + (size_t)(rng_next(&rng) % 1200);
+			const float *src[1] = {x + off};
+			const int16_t *src16[4] = {x16 + off, x16 + off, x16 + off, x16 + off};
+
+			if (len > total - off)
+				len = total - off;
+			mixer_mix_float(mixer, src, NULL, 1, out + off, len);
+			mixer_mix_s16(mixer16, src16, NULL, 4, out16 + off, len);
+			ref_resum(&ref);
+			ref_resum(&ref16);
+			for (size_t n = off; n < off + len; n++) {
+				float want = ref_limit(&ref, 0.0f + x[n]);
+				float y = ref_limit(&ref16, 4.0f * (float)x16[n] / 32768.0f) * 32768.0f;
+
+				/* Bit for bit the same output, in both formats. */
+				assert_true(memcmp(&out[n], &want, sizeof(want)) == 0);
+				y = fmaxf(fminf(y, 32767.0f), -32768.0f);
+				assert_int_equal(out16[n], (int16_t)lrintf(y));
+				if (ref.gain < 1.0f)
+					limited++;
+			}
+			assert_true(mixer_limiter_gain(mixer) == ref.gain);
+			assert_true(mixer_limiter_gain(mixer16) == ref16.gain);
+			off += len;
+		}
+		mixer_free(mixer);
+		mixer_free(mixer16);
+	}
+	/* The signals did make the limiter work, a good part of the time. */
+	assert_true(limited > total);
+	free(x);
+	free(out);
+	free(x16);
+	free(out16);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_float_full_scale),
 		cmocka_unit_test(test_attack_is_a_ramp),
 		cmocka_unit_test(test_recovers_after_burst),
+		cmocka_unit_test(test_same_as_reference),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,11 +3,19 @@
  *
  * Capture plays a file into a room; playback records a room to a file. Both are
  * caller-clocked: the media thread reads or writes one period per tick.
+ *
+ * salon does not link libsndfile: the backend loads it with dlopen() when a stream is
+ * first opened, so that a process that never plays or records a file does not map it
+ * with its codecs (FLAC, Vorbis, Opus, MPEG), about 1 MiB of resident pages touched by
+ * the dynamic linker at start-up.
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,6 +39,67 @@ struct audio_stream {
 	size_t scratch_frames;
 };
 
+/* libsndfile's soname. */
+#define AUDIO_FILE_LIBRARY "libsndfile.so.1"
+
+/* A pointer to libsndfile's function sf_NAME, of its own type (from sndfile.h). */
+#define AUDIO_FILE_FUNCTION(name) __typeof__(sf_##name) *name
+
+/*
+ * libsndfile's functions, set once by audio_file_load_once(); handle stays NULL when
+ * loading failed, and load_error then says why. Never unloaded.
+ */
+static struct {
+	void *handle;
+	char load_error[256];
+	AUDIO_FILE_FUNCTION(open_fd);
+	AUDIO_FILE_FUNCTION(close);
+	AUDIO_FILE_FUNCTION(strerror);
+	AUDIO_FILE_FUNCTION(format_check);
+	AUDIO_FILE_FUNCTION(readf_short);
+	AUDIO_FILE_FUNCTION(writef_short);
+} sf;
+
+static pthread_once_t audio_file_once = PTHREAD_ONCE_INIT;
+
+/* Looks up sf_NAME in the loaded library into sf.NAME; false when it is missing. */
+#define AUDIO_FILE_RESOLVE(name)                                                          \
+	((sf.name = (__typeof__(sf.name))dlsym(sf.handle, "sf_" #name)) != NULL)
+
+/* Loads libsndfile and looks up its functions (through pthread_once()). */
+static void audio_file_load_once(void)
+{
+	void *handle = dlopen(AUDIO_FILE_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+
+	if (handle == NULL) {
+		snprintf(sf.load_error, sizeof(sf.load_error), "%s", dlerror());
+		return;
+	}
+	sf.handle = handle;
+	if (!AUDIO_FILE_RESOLVE(open_fd) || !AUDIO_FILE_RESOLVE(close) ||
+	    !AUDIO_FILE_RESOLVE(strerror) || !AUDIO_FILE_RESOLVE(format_check) ||
+	    !AUDIO_FILE_RESOLVE(readf_short) || !AUDIO_FILE_RESOLVE(writef_short)) {
+		snprintf(sf.load_error, sizeof(sf.load_error), "%s", dlerror());
+		dlclose(handle);
+		sf.handle = NULL;
+	}
+}
+
+/*
+ * Loads libsndfile on the first call from any thread. Returns 0, or -ENOENT with a
+ * message in *error (when error is not NULL) if it or one of its functions is missing.
+ */
+static int audio_file_load(char **error)
+{
+	pthread_once(&audio_file_once, audio_file_load_once);
+	if (sf.handle == NULL) {
+		AUDIO_ERROR(error, _("cannot load libsndfile (%s): %s"), AUDIO_FILE_LIBRARY,
+			    sf.load_error);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 static int audio_file_check_params(const struct audio_params *params, char **error)
 {
 	if (params->sample_rate == 0 || params->frame_samples == 0 || params->channels < 1 ||
@@ -51,6 +120,8 @@ static int audio_file_open_capture(const char *device, const struct audio_params
 	int fd, ret;
 
 	ret = audio_file_check_params(params, error);
+	if (ret == 0)
+		ret = audio_file_load(error);
 	if (ret < 0)
 		return ret;
 	if (device == NULL || *device == '\0') {
@@ -69,10 +140,10 @@ static int audio_file_open_capture(const char *device, const struct audio_params
 	stream->fd = fd;
 	stream->capture = true;
 	stream->params = *params;
-	stream->sf = sf_open_fd(fd, SFM_READ, &info, SF_FALSE);
+	stream->sf = sf.open_fd(fd, SFM_READ, &info, SF_FALSE);
 	if (stream->sf == NULL) {
 		AUDIO_ERROR(error, _("%s is not a sound file salon can read (%s)"), device,
-				 sf_strerror(NULL));
+				 sf.strerror(NULL));
 		ret = -EINVAL;
 		goto fail;
 	}
@@ -101,7 +172,7 @@ static int audio_file_open_capture(const char *device, const struct audio_params
 	return 0;
 fail:
 	if (stream->sf != NULL)
-		sf_close(stream->sf);
+		sf.close(stream->sf);
 	close(fd);
 	free(stream);
 	return ret;
@@ -131,6 +202,8 @@ static int audio_file_open_playback(const char *device, const struct audio_param
 	int fd, ret;
 
 	ret = audio_file_check_params(params, error);
+	if (ret == 0)
+		ret = audio_file_load(error);
 	if (ret < 0)
 		return ret;
 	if (device == NULL || *device == '\0') {
@@ -147,7 +220,7 @@ static int audio_file_open_playback(const char *device, const struct audio_param
 				 device);
 		return -EINVAL;
 	}
-	if (!sf_format_check(&info)) {
+	if (!sf.format_check(&info)) {
 		AUDIO_ERROR(error, _("cannot record to %s at %u Hz with %u channels"),
 				 device, params->sample_rate, params->channels);
 		return -ENOTSUP;
@@ -164,10 +237,10 @@ static int audio_file_open_playback(const char *device, const struct audio_param
 	stream->fd = fd;
 	stream->params = *params;
 	stream->file_channels = params->channels;
-	stream->sf = sf_open_fd(fd, SFM_WRITE, &info, SF_FALSE);
+	stream->sf = sf.open_fd(fd, SFM_WRITE, &info, SF_FALSE);
 	if (stream->sf == NULL) {
 		AUDIO_ERROR(error, _("cannot write sound file %s: %s"), device,
-				 sf_strerror(NULL));
+				 sf.strerror(NULL));
 		close(fd);
 		free(stream);
 		return -EIO;
@@ -191,11 +264,11 @@ static int audio_file_read(struct audio_stream *stream, int16_t *pcm, size_t fra
 
 		if (stream->params.channels == ch) {
 			/* Same layout: read straight into the caller's buffer. */
-			got = sf_readf_short(stream->sf, pcm + done * ch, (sf_count_t)want);
+			got = sf.readf_short(stream->sf, pcm + done * ch, (sf_count_t)want);
 		} else {
 			if (want > stream->scratch_frames)
 				want = stream->scratch_frames;
-			got = sf_readf_short(stream->sf, stream->scratch, (sf_count_t)want);
+			got = sf.readf_short(stream->sf, stream->scratch, (sf_count_t)want);
 			/* Mono from many channels: the average, rounded to nearest. */
 			for (sf_count_t i = 0; i < got; i++) {
 				long sum = 0;
@@ -226,7 +299,7 @@ static int audio_file_write(struct audio_stream *stream, const int16_t *pcm, siz
 		return -EBADF;
 	if (frames > (size_t)INT32_MAX)
 		return -EINVAL;
-	put = sf_writef_short(stream->sf, pcm, (sf_count_t)frames);
+	put = sf.writef_short(stream->sf, pcm, (sf_count_t)frames);
 	if (put != (sf_count_t)frames)
 		return -EIO;
 	return (int)frames;
@@ -245,7 +318,7 @@ static int audio_file_close(struct audio_stream *stream)
 
 	if (stream == NULL)
 		return 0;
-	if (sf_close(stream->sf) != 0)
+	if (sf.close(stream->sf) != 0)
 		ret = -EIO;
 	if (close(stream->fd) < 0 && ret == 0)
 		ret = -errno;

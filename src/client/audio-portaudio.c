@@ -12,6 +12,11 @@
  * so one mutex serialises every call into it, and a reference count keeps it
  * initialised while any stream is open (or a listing runs). When the count drops to
  * zero it is terminated, so that the next open sees devices added since.
+ *
+ * salon does not link PortAudio: the backend loads it with dlopen() when it is first
+ * used, so that a process that never opens a sound device (a bot on files, pipes or
+ * null) does not map PortAudio, ALSA, JACK and the C++ runtime that JACK brings, about
+ * 3 MiB of resident pages touched by the dynamic linker at start-up.
  */
 #include "config.h"
 
@@ -55,6 +60,75 @@ struct audio_stream {
 static pthread_mutex_t audio_portaudio_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned audio_portaudio_refs; /* under audio_portaudio_lock */
 
+/* PortAudio v19's soname, the one library this backend loads. */
+#define AUDIO_PORTAUDIO_LIBRARY "libportaudio.so.2"
+
+/* A pointer to PortAudio's function Pa_NAME, of its own type (from portaudio.h). */
+#define AUDIO_PORTAUDIO_FUNCTION(name) __typeof__(Pa_##name) *name
+
+/*
+ * PortAudio's functions, once loaded (under audio_portaudio_lock; read without it only
+ * by code that holds a reference, which loaded them first). The library is never
+ * unloaded: ALSA and JACK leave threads and exit handlers behind.
+ */
+static struct {
+	void *handle;
+	AUDIO_PORTAUDIO_FUNCTION(Initialize);
+	AUDIO_PORTAUDIO_FUNCTION(Terminate);
+	AUDIO_PORTAUDIO_FUNCTION(GetErrorText);
+	AUDIO_PORTAUDIO_FUNCTION(GetLastHostErrorInfo);
+	AUDIO_PORTAUDIO_FUNCTION(GetHostApiInfo);
+	AUDIO_PORTAUDIO_FUNCTION(GetDeviceCount);
+	AUDIO_PORTAUDIO_FUNCTION(GetDeviceInfo);
+	AUDIO_PORTAUDIO_FUNCTION(GetDefaultInputDevice);
+	AUDIO_PORTAUDIO_FUNCTION(GetDefaultOutputDevice);
+	AUDIO_PORTAUDIO_FUNCTION(IsFormatSupported);
+	AUDIO_PORTAUDIO_FUNCTION(OpenStream);
+	AUDIO_PORTAUDIO_FUNCTION(StartStream);
+	AUDIO_PORTAUDIO_FUNCTION(StopStream);
+	AUDIO_PORTAUDIO_FUNCTION(AbortStream);
+	AUDIO_PORTAUDIO_FUNCTION(CloseStream);
+} pa;
+
+/* Looks up Pa_NAME in the loaded library into pa.NAME; false when it is missing. */
+#define AUDIO_PORTAUDIO_RESOLVE(name)                                                    \
+	((pa.name = (__typeof__(pa.name))dlsym(pa.handle, "Pa_" #name)) != NULL)
+
+/*
+ * Loads PortAudio and looks up its functions, once. Called with audio_portaudio_lock
+ * held. Returns 0, or -ENOENT with a message in *error (when error is not NULL) if the
+ * library or one of its functions is missing; a later call tries again.
+ */
+static int audio_portaudio_load(char **error)
+{
+	if (pa.handle != NULL)
+		return 0;
+	/* RTLD_LOCAL: PortAudio's symbols, and ALSA's and JACK's, stay out of salon's. */
+	pa.handle = dlopen(AUDIO_PORTAUDIO_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	if (pa.handle == NULL) {
+		AUDIO_ERROR(error, _("cannot load PortAudio (%s): %s"), AUDIO_PORTAUDIO_LIBRARY,
+			    dlerror());
+		return -ENOENT;
+	}
+	if (!AUDIO_PORTAUDIO_RESOLVE(Initialize) || !AUDIO_PORTAUDIO_RESOLVE(Terminate) ||
+	    !AUDIO_PORTAUDIO_RESOLVE(GetErrorText) ||
+	    !AUDIO_PORTAUDIO_RESOLVE(GetLastHostErrorInfo) ||
+	    !AUDIO_PORTAUDIO_RESOLVE(GetHostApiInfo) || !AUDIO_PORTAUDIO_RESOLVE(GetDeviceCount) ||
+	    !AUDIO_PORTAUDIO_RESOLVE(GetDeviceInfo) ||
+	    !AUDIO_PORTAUDIO_RESOLVE(GetDefaultInputDevice) ||
+	    !AUDIO_PORTAUDIO_RESOLVE(GetDefaultOutputDevice) ||
+	    !AUDIO_PORTAUDIO_RESOLVE(IsFormatSupported) || !AUDIO_PORTAUDIO_RESOLVE(OpenStream) ||
+	    !AUDIO_PORTAUDIO_RESOLVE(StartStream) || !AUDIO_PORTAUDIO_RESOLVE(StopStream) ||
+	    !AUDIO_PORTAUDIO_RESOLVE(AbortStream) || !AUDIO_PORTAUDIO_RESOLVE(CloseStream)) {
+		AUDIO_ERROR(error, _("cannot load PortAudio (%s): %s"), AUDIO_PORTAUDIO_LIBRARY,
+			    dlerror());
+		dlclose(pa.handle);
+		pa.handle = NULL;
+		return -ENOENT;
+	}
+	return 0;
+}
+
 /* ALSA's and JACK's error hooks, looked up at run time: see audio_portaudio_quiet(). */
 typedef void (*audio_portaudio_alsa_handler)(const char *file, int line, const char *function,
 					     int err, const char *fmt, ...);
@@ -83,9 +157,10 @@ static void audio_portaudio_jack_silent(const char *msg)
  * devices that do not exist ("Unknown PCM cards.pcm.rear", "jack server is not
  * running") and would garble the terminal. salon reports what matters itself, from
  * PortAudio's error codes. The hooks are looked up in the libraries that PortAudio
- * loaded, so salon needs neither library's headers; a library that is not there is
- * simply not silenced. The handlers may run on PortAudio's real-time thread, so they
- * do nothing at all. Called with audio_portaudio_lock held.
+ * loaded (dlsym() on its handle searches its dependencies too), so salon needs neither
+ * library's headers; a library that is not there is simply not silenced. The handlers
+ * may run on PortAudio's real-time thread, so they do nothing at all. Called with
+ * audio_portaudio_lock held, PortAudio loaded.
  */
 static void audio_portaudio_quiet(void)
 {
@@ -97,21 +172,22 @@ static void audio_portaudio_quiet(void)
 		return;
 	done = true;
 	alsa_set =
-	    (audio_portaudio_alsa_set_handler)dlsym(RTLD_DEFAULT, "snd_lib_error_set_handler");
+	    (audio_portaudio_alsa_set_handler)dlsym(pa.handle, "snd_lib_error_set_handler");
 	if (alsa_set != NULL)
 		alsa_set(audio_portaudio_alsa_silent);
 	jack_set =
-	    (audio_portaudio_jack_set_function)dlsym(RTLD_DEFAULT, "jack_set_error_function");
+	    (audio_portaudio_jack_set_function)dlsym(pa.handle, "jack_set_error_function");
 	if (jack_set != NULL)
 		jack_set(audio_portaudio_jack_silent);
-	jack_set = (audio_portaudio_jack_set_function)dlsym(RTLD_DEFAULT, "jack_set_info_function");
+	jack_set = (audio_portaudio_jack_set_function)dlsym(pa.handle, "jack_set_info_function");
 	if (jack_set != NULL)
 		jack_set(audio_portaudio_jack_silent);
 }
 
 /*
- * Takes a reference on PortAudio, initialising it on the first. Called with
- * audio_portaudio_lock held. Returns 0, or -EIO with a message in *error.
+ * Takes a reference on PortAudio, loading and initialising it on the first. Called
+ * with audio_portaudio_lock held. Returns 0, or -ENOENT (no library) or -EIO with a
+ * message in *error.
  */
 static int audio_portaudio_ref(char **error)
 {
@@ -121,10 +197,12 @@ static int audio_portaudio_ref(char **error)
 		audio_portaudio_refs++;
 		return 0;
 	}
+	if (audio_portaudio_load(error) < 0)
+		return -ENOENT;
 	audio_portaudio_quiet();
-	err = Pa_Initialize();
+	err = pa.Initialize();
 	if (err != paNoError) {
-		AUDIO_ERROR(error, _("cannot start PortAudio: %s"), Pa_GetErrorText(err));
+		AUDIO_ERROR(error, _("cannot start PortAudio: %s"), pa.GetErrorText(err));
 		return -EIO;
 	}
 	audio_portaudio_refs = 1;
@@ -135,13 +213,13 @@ static int audio_portaudio_ref(char **error)
 static void audio_portaudio_unref(void)
 {
 	if (--audio_portaudio_refs == 0)
-		Pa_Terminate();
+		pa.Terminate();
 }
 
 /* The name of the host API (ALSA, JACK...) of a device, for a person. */
 static const char *audio_portaudio_host_name(const PaDeviceInfo *info)
 {
-	const PaHostApiInfo *host = Pa_GetHostApiInfo(info->hostApi);
+	const PaHostApiInfo *host = pa.GetHostApiInfo(info->hostApi);
 
 	return host != NULL && host->name != NULL ? host->name : "?";
 }
@@ -179,10 +257,10 @@ static bool audio_portaudio_contains(const char *haystack, const char *needle)
 static char *audio_portaudio_describe(bool capture, unsigned channels, const char *filter)
 {
 	char *list = xstrdup("");
-	int count = Pa_GetDeviceCount();
+	int count = pa.GetDeviceCount();
 
 	for (int i = 0; i < count; i++) {
-		const PaDeviceInfo *info = Pa_GetDeviceInfo(i);
+		const PaDeviceInfo *info = pa.GetDeviceInfo(i);
 		char *longer;
 
 		if (info == NULL || !audio_portaudio_fits(info, capture, channels))
@@ -224,7 +302,7 @@ static bool audio_portaudio_is_number(const char *s)
  */
 static int audio_portaudio_find(const char *name, bool capture, unsigned channels, char **error)
 {
-	int count = Pa_GetDeviceCount();
+	int count = pa.GetDeviceCount();
 	int found = -1, matches = 0;
 	char *list;
 
@@ -235,8 +313,8 @@ static int audio_portaudio_find(const char *name, bool capture, unsigned channel
 	/* An empty name (say, from a config file's "device =") means the default too. */
 	if (name == NULL || name[0] == '\0') {
 		PaDeviceIndex index =
-		    capture ? Pa_GetDefaultInputDevice() : Pa_GetDefaultOutputDevice();
-		const PaDeviceInfo *info = Pa_GetDeviceInfo(index);
+		    capture ? pa.GetDefaultInputDevice() : pa.GetDefaultOutputDevice();
+		const PaDeviceInfo *info = pa.GetDeviceInfo(index);
 
 		if (index == paNoDevice || info == NULL) {
 			audio_portaudio_no_device(error);
@@ -256,7 +334,7 @@ static int audio_portaudio_find(const char *name, bool capture, unsigned channel
 	if (audio_portaudio_is_number(name)) {
 		unsigned long index = strtoul(name, NULL, 10);
 		const PaDeviceInfo *info =
-		    index < (unsigned long)count ? Pa_GetDeviceInfo((int)index) : NULL;
+		    index < (unsigned long)count ? pa.GetDeviceInfo((int)index) : NULL;
 
 		if (info != NULL && audio_portaudio_fits(info, capture, channels))
 			return (int)index;
@@ -271,14 +349,14 @@ static int audio_portaudio_find(const char *name, bool capture, unsigned channel
 		return -ENODEV;
 	}
 	for (int i = 0; i < count; i++) {
-		const PaDeviceInfo *info = Pa_GetDeviceInfo(i);
+		const PaDeviceInfo *info = pa.GetDeviceInfo(i);
 
 		if (info != NULL && audio_portaudio_fits(info, capture, channels) &&
 		    strcmp(info->name, name) == 0)
 			return i;
 	}
 	for (int i = 0; i < count; i++) {
-		const PaDeviceInfo *info = Pa_GetDeviceInfo(i);
+		const PaDeviceInfo *info = pa.GetDeviceInfo(i);
 
 		if (info != NULL && audio_portaudio_fits(info, capture, channels) &&
 		    audio_portaudio_contains(info->name, name)) {
@@ -373,11 +451,11 @@ static char *audio_portaudio_error_text(PaError err)
 	const PaHostErrorInfo *host;
 
 	if (err != paUnanticipatedHostError)
-		return xstrdup(Pa_GetErrorText(err));
-	host = Pa_GetLastHostErrorInfo();
+		return xstrdup(pa.GetErrorText(err));
+	host = pa.GetLastHostErrorInfo();
 	if (host != NULL && host->errorText != NULL && host->errorText[0] != '\0')
-		return xasprintf("%s (%s)", Pa_GetErrorText(err), host->errorText);
-	return xstrdup(Pa_GetErrorText(err));
+		return xasprintf("%s (%s)", pa.GetErrorText(err), host->errorText);
+	return xstrdup(pa.GetErrorText(err));
 }
 
 /* Opens a stream for capture or playback; the lock is held. See audio.h. */
@@ -396,7 +474,7 @@ static int audio_portaudio_open_locked(const char *device, bool capture,
 	index = audio_portaudio_find(device, capture, params->channels, error);
 	if (index < 0)
 		return index;
-	info = Pa_GetDeviceInfo(index);
+	info = pa.GetDeviceInfo(index);
 	latency = capture ? info->defaultLowInputLatency : info->defaultLowOutputLatency;
 	if (latency < (PaTime)AUDIO_PORTAUDIO_MIN_LATENCY_PERIODS * params->frame_samples /
 			  params->sample_rate)
@@ -409,7 +487,7 @@ static int audio_portaudio_open_locked(const char *device, bool capture,
 	    .suggestedLatency = latency,
 	    .hostApiSpecificStreamInfo = NULL,
 	};
-	err = Pa_IsFormatSupported(capture ? &pa_params : NULL, capture ? NULL : &pa_params,
+	err = pa.IsFormatSupported(capture ? &pa_params : NULL, capture ? NULL : &pa_params,
 				   params->sample_rate);
 	if (err != paFormatIsSupported) {
 		text = audio_portaudio_error_text(err);
@@ -433,13 +511,13 @@ static int audio_portaudio_open_locked(const char *device, bool capture,
 	atomic_init(&stream->callbacks, 0);
 	atomic_init(&stream->frames, 0);
 	atomic_init(&stream->xrun_frames, 0);
-	err = Pa_OpenStream(&stream->pa, capture ? &pa_params : NULL, capture ? NULL : &pa_params,
+	err = pa.OpenStream(&stream->pa, capture ? &pa_params : NULL, capture ? NULL : &pa_params,
 			    params->sample_rate, params->frame_samples, paNoFlag,
 			    audio_portaudio_callback, stream);
 	if (err == paNoError) {
-		err = Pa_StartStream(stream->pa);
+		err = pa.StartStream(stream->pa);
 		if (err != paNoError)
-			Pa_CloseStream(stream->pa);
+			pa.CloseStream(stream->pa);
 	}
 	if (err != paNoError) {
 		text = audio_portaudio_error_text(err);
@@ -553,14 +631,14 @@ static int audio_portaudio_close(struct audio_stream *stream)
 		return 0;
 	pthread_mutex_lock(&audio_portaudio_lock);
 	/* Playback lets what the device already holds play out; capture just stops. */
-	err = stream->capture ? Pa_AbortStream(stream->pa) : Pa_StopStream(stream->pa);
+	err = stream->capture ? pa.AbortStream(stream->pa) : pa.StopStream(stream->pa);
 	if (err != paNoError && err != paStreamIsStopped) {
-		log_warn("portaudio: stopping a stream: %s", Pa_GetErrorText(err));
+		log_warn("portaudio: stopping a stream: %s", pa.GetErrorText(err));
 		ret = audio_portaudio_errno(err);
 	}
-	err = Pa_CloseStream(stream->pa);
+	err = pa.CloseStream(stream->pa);
 	if (err != paNoError) {
-		log_warn("portaudio: closing a stream: %s", Pa_GetErrorText(err));
+		log_warn("portaudio: closing a stream: %s", pa.GetErrorText(err));
 		ret = audio_portaudio_errno(err);
 	}
 	audio_portaudio_unref();
@@ -588,10 +666,10 @@ static int audio_portaudio_list_devices(audio_device_cb cb, void *arg)
 		free(error);
 		return -EIO;
 	}
-	count = Pa_GetDeviceCount();
+	count = pa.GetDeviceCount();
 	devs = xcalloc(count > 0 ? (size_t)count : 1, sizeof(*devs));
 	for (int i = 0; i < count; i++) {
-		const PaDeviceInfo *info = Pa_GetDeviceInfo(i);
+		const PaDeviceInfo *info = pa.GetDeviceInfo(i);
 
 		if (info == NULL || (info->maxInputChannels <= 0 && info->maxOutputChannels <= 0))
 			continue;

@@ -42,7 +42,8 @@ struct jitter {
 	/* Transit is measured against counter anchor_counter being due at time 0. */
 	bool anchored;
 	uint64_t anchor_counter;
-	int64_t history[JITTER_HISTORY];
+	int64_t history[JITTER_HISTORY]; /* in arrival order, a ring */
+	int64_t sorted[JITTER_HISTORY]; /* the same values in ascending order */
 	size_t history_len;
 	size_t history_pos;
 	int64_t transit_min;
@@ -124,19 +125,63 @@ void jitter_reset(struct jitter *jb)
 	jitter_clear(jb);
 }
 
-static int jitter_compare_i64(const void *a, const void *b)
+/* The first index of jb->sorted whose value is not below value (binary search). */
+static size_t jitter_rank(const struct jitter *jb, int64_t value)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	size_t low = 0, high = jb->history_len;
 
-	return (x > y) - (x < y);
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+
+		if (jb->sorted[mid] < value)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return low;
+}
+
+/*
+ * Puts transit in the history in place of the oldest value once the history is full,
+ * keeping jb->sorted sorted: one binary search for the leaving value, one for the
+ * place of the new one, and one move of the values between them (usually a few, as
+ * transits cluster), instead of sorting the whole history for every packet.
+ */
+static void jitter_record(struct jitter *jb, int64_t transit)
+{
+	size_t from, to;
+
+	if (jb->history_len < JITTER_HISTORY) {
+		to = jitter_rank(jb, transit);
+		memmove(&jb->sorted[to + 1], &jb->sorted[to],
+			(jb->history_len - to) * sizeof(jb->sorted[0]));
+		jb->sorted[to] = transit;
+		jb->history[jb->history_pos] = transit;
+		jb->history_len++;
+	} else {
+		/* Any copy of the leaving value will do: equal values are interchangeable. */
+		from = jitter_rank(jb, jb->history[jb->history_pos]);
+		to = jitter_rank(jb, transit);
+		if (to > from) {
+			/* Shift the values in between down; the new one goes just below to. */
+			to--;
+			memmove(&jb->sorted[from], &jb->sorted[from + 1],
+				(to - from) * sizeof(jb->sorted[0]));
+		} else {
+			memmove(&jb->sorted[to + 1], &jb->sorted[to],
+				(from - to) * sizeof(jb->sorted[0]));
+		}
+		jb->sorted[to] = transit;
+		jb->history[jb->history_pos] = transit;
+	}
+	jb->history_pos = (jb->history_pos + 1) % JITTER_HISTORY;
 }
 
 /* Records the transit of one packet and recomputes the floor and the target. */
 static void jitter_measure(struct jitter *jb, uint64_t counter, uint64_t arrival_ms)
 {
-	int64_t sorted[JITTER_HISTORY];
 	int64_t transit, spread;
-	size_t i, rank;
+	size_t rank;
 	unsigned frames;
 
 	if (!jb->anchored) {
@@ -145,22 +190,14 @@ static void jitter_measure(struct jitter *jb, uint64_t counter, uint64_t arrival
 	}
 	/* Unsigned subtraction then a signed view: counters before the anchor go negative. */
 	transit = (int64_t)arrival_ms - (int64_t)(counter - jb->anchor_counter) * jb->frame_ms;
-	jb->history[jb->history_pos] = transit;
-	jb->history_pos = (jb->history_pos + 1) % JITTER_HISTORY;
-	if (jb->history_len < JITTER_HISTORY)
-		jb->history_len++;
+	jitter_record(jb, transit);
 
-	jb->transit_min = jb->history[0];
-	for (i = 0; i < jb->history_len; i++)
-		if (jb->history[i] < jb->transit_min)
-			jb->transit_min = jb->history[i];
+	jb->transit_min = jb->sorted[0];
 	if (jb->history_len < JITTER_MIN_HISTORY)
 		return;
 
-	memcpy(sorted, jb->history, jb->history_len * sizeof(sorted[0]));
-	qsort(sorted, jb->history_len, sizeof(sorted[0]), jitter_compare_i64);
 	rank = (jb->history_len - 1) * 95 / 100;
-	spread = sorted[rank] - jb->transit_min;
+	spread = jb->sorted[rank] - jb->transit_min;
 	frames = (unsigned)((spread + jb->frame_ms - 1) / jb->frame_ms);
 	if (frames < JITTER_MIN_FRAMES)
 		frames = JITTER_MIN_FRAMES;

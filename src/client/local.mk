@@ -5,8 +5,10 @@ noinst_LIBRARIES += src/client/libsalonclient.a
 CLIENT_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/src/client $(OPUS_CFLAGS) $(SNDFILE_CFLAGS) \
 	$(SPEEXDSP_CFLAGS) $(PORTAUDIO_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS) \
 	$(NCURSES_CFLAGS)
+# PortAudio is not linked: audio-portaudio.c loads it with dlopen() (so is libsndfile
+# in salon itself, below; tests and tools that read sound files link it directly).
 CLIENT_LIBS = src/client/libsalonclient.a src/lib/libsalon.a $(OPUS_LIBS) $(SNDFILE_LIBS) \
-	$(SPEEXDSP_LIBS) $(PORTAUDIO_LIBS) $(CURL_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) \
+	$(SPEEXDSP_LIBS) $(CURL_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) \
 	$(NCURSES_LIBS) -lm -lpthread
 src_client_libsalonclient_a_CFLAGS = $(CLIENT_CFLAGS)
 src_client_libsalonclient_a_SOURCES = \
@@ -40,7 +42,11 @@ src_client_salon_SOURCES = src/client/main.c \
 	src/client/local-server.c src/client/local-server.h
 src_client_salon_CFLAGS = $(CLIENT_CFLAGS) -DPKGDATADIR=\"$(pkgdatadir)\" \
 	-DSBINDIR=\"$(sbindir)\" -DSRCDATADIR=\"$(abs_top_srcdir)/data\"
-src_client_salon_LDADD = $(CLIENT_LIBS)
+# Without libsndfile and PortAudio, which salon loads only when a file or a sound device
+# is used: a bot that uses neither does not map them (bench/README.md, section 4).
+src_client_salon_LDADD = src/client/libsalonclient.a src/lib/libsalon.a $(OPUS_LIBS) \
+	$(SPEEXDSP_LIBS) $(CURL_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) $(NCURSES_LIBS) -lm \
+	-lpthread
 dist_man_MANS += man/salon.1
 pkgdata_DATA = data/demo.opus
 EXTRA_DIST += data/demo.opus data/README

@@ -8,6 +8,14 @@
  *   g[n] = mean(r[n - L + 1 .. n])     (turns steps into ramps of L samples).
  * Every h[k] in that mean covers t[n - L], and r[k] <= h[k], so g[n] <= t[n - L]: the
  * delayed sample never exceeds the ceiling, yet the gain only ever moves smoothly.
+ *
+ * h[n] is a sliding-window minimum, kept in O(1) amortised time per sample by a
+ * monotonic queue: the queue holds, oldest first, the wanted gains of the window that
+ * are below unity and lower than every gain that came after them (a gain followed by
+ * one as low or lower can never be the minimum again). Its head is then the window's
+ * minimum, and an empty queue means that every gain in the window is 1 (t[n] <= 1
+ * always). The minimum is exact, so the output is the same as a search of the whole
+ * window's.
  */
 #include "config.h"
 
@@ -20,9 +28,18 @@
 struct mixer {
 	size_t lookahead; /* L */
 	double release; /* per-sample easing towards a higher gain */
-	size_t pos; /* write position in the rings below */
+	size_t pos; /* write position in delay */
 	float delay[MIXER_MAX_LOOKAHEAD + 1]; /* x[n - L .. n] */
-	float want[MIXER_MAX_LOOKAHEAD + 1]; /* t[n - L .. n] */
+	/*
+	 * The monotonic queue of wanted gains below unity (see above), a ring of at most
+	 * L + 1 entries: gains strictly increasing from head to tail, each with the
+	 * number of its sample so that it leaves when it leaves the window.
+	 */
+	float low_gain[MIXER_MAX_LOOKAHEAD + 1];
+	uint64_t low_sample[MIXER_MAX_LOOKAHEAD + 1];
+	size_t low_head;
+	size_t low_count;
+	uint64_t sample; /* n: samples taken so far */
 	/* Double precision, or the easing stalls short of 1 in float's rounding. */
 	double eased[MIXER_MAX_LOOKAHEAD]; /* r[n - L + 1 .. n] */
 	size_t eased_pos;
@@ -43,8 +60,6 @@ struct mixer *mixer_new(unsigned sample_rate)
 	if (mixer->lookahead > MIXER_MAX_LOOKAHEAD)
 		mixer->lookahead = MIXER_MAX_LOOKAHEAD;
 	mixer->release = 1.0 - exp(-1000.0 / (MIXER_RELEASE_MS * sample_rate));
-	for (i = 0; i <= mixer->lookahead; i++)
-		mixer->want[i] = 1.0f;
 	for (i = 0; i < mixer->lookahead; i++)
 		mixer->eased[i] = 1.0;
 	mixer->last_eased = 1.0;
@@ -75,25 +90,56 @@ static void mixer_resum(struct mixer *mixer)
 		mixer->eased_sum += mixer->eased[i];
 }
 
+/* Index i of the queue's ring, moved on by step (at most the ring's size). */
+static size_t mixer_low_index(size_t i, size_t step)
+{
+	i += step;
+	return i >= MIXER_MAX_LOOKAHEAD + 1 ? i - (MIXER_MAX_LOOKAHEAD + 1) : i;
+}
+
+/* Drops t[n - L - 1] from the window's minimum queue, adds t[n], and returns h[n]. */
+static float mixer_hold(struct mixer *mixer, float want)
+{
+	size_t tail;
+
+	/*
+	 * t[n - L - 1] leaves the window, so at most one entry expires; dropping it
+	 * first leaves room for the new one in L + 1 entries.
+	 */
+	if (mixer->low_count > 0 &&
+	    mixer->sample - mixer->low_sample[mixer->low_head] > mixer->lookahead) {
+		mixer->low_head = mixer_low_index(mixer->low_head, 1);
+		mixer->low_count--;
+	}
+	if (want < 1.0f) {
+		/* Gains at or above the new one can never be the minimum again. */
+		while (mixer->low_count > 0 &&
+		       mixer->low_gain[mixer_low_index(mixer->low_head, mixer->low_count - 1)] >=
+			       want)
+			mixer->low_count--;
+		tail = mixer_low_index(mixer->low_head, mixer->low_count);
+		mixer->low_gain[tail] = want;
+		mixer->low_sample[tail] = mixer->sample;
+		mixer->low_count++;
+	}
+	return mixer->low_count > 0 ? mixer->low_gain[mixer->low_head] : 1.0f;
+}
+
 /* Takes input sample x[n] and returns output sample n, limited. */
 static float mixer_limit(struct mixer *mixer, float x)
 {
-	size_t span = mixer->lookahead + 1;
 	float magnitude = fabsf(x);
 	float held, out;
 	double eased;
-	size_t i;
 
 	mixer->delay[mixer->pos] = x;
-	mixer->want[mixer->pos] = magnitude > MIXER_CEILING ? MIXER_CEILING / magnitude : 1.0f;
-	mixer->pos = (mixer->pos + 1) % span;
+	if (++mixer->pos > mixer->lookahead)
+		mixer->pos = 0;
 	/* After the step, pos holds the oldest sample, x[n - L]. */
 	out = mixer->delay[mixer->pos];
 
-	held = 1.0f;
-	for (i = 0; i < span; i++)
-		if (mixer->want[i] < held)
-			held = mixer->want[i];
+	held = mixer_hold(mixer, magnitude > MIXER_CEILING ? MIXER_CEILING / magnitude : 1.0f);
+	mixer->sample++;
 
 	if (held < mixer->last_eased) {
 		eased = held;
@@ -113,7 +159,8 @@ static float mixer_limit(struct mixer *mixer, float x)
 	} else {
 		mixer->eased_sum += eased - mixer->eased[mixer->eased_pos];
 		mixer->eased[mixer->eased_pos] = eased;
-		mixer->eased_pos = (mixer->eased_pos + 1) % mixer->lookahead;
+		if (++mixer->eased_pos == mixer->lookahead)
+			mixer->eased_pos = 0;
 		mixer->gain = (float)(mixer->eased_sum / (double)mixer->lookahead);
 		if (mixer->gain > 1.0f)
 			mixer->gain = 1.0f;

@@ -633,12 +633,12 @@ static int audio_portaudio_close(struct audio_stream *stream)
 	/* Playback lets what the device already holds play out; capture just stops. */
 	err = stream->capture ? pa.AbortStream(stream->pa) : pa.StopStream(stream->pa);
 	if (err != paNoError && err != paStreamIsStopped) {
-		log_warn("portaudio: stopping a stream: %s", pa.GetErrorText(err));
+		log_warn(_("portaudio: stopping a stream: %s"), pa.GetErrorText(err));
 		ret = audio_portaudio_errno(err);
 	}
 	err = pa.CloseStream(stream->pa);
 	if (err != paNoError) {
-		log_warn("portaudio: closing a stream: %s", pa.GetErrorText(err));
+		log_warn(_("portaudio: closing a stream: %s"), pa.GetErrorText(err));
 		ret = audio_portaudio_errno(err);
 	}
 	audio_portaudio_unref();

@@ -258,7 +258,7 @@ static void engine_emit_error(struct engine *engine, const char *tag, const char
 
 	va_start(ap, fmt);
 	if (vasprintf(&message, fmt, ap) < 0)
-		fatal("out of memory");
+		fatal(_("out of memory"));
 	va_end(ap);
 	log_debug("error %s: %s", code, message);
 	engine_emit(engine, ENGINE_EV_ERROR,
@@ -546,11 +546,11 @@ static void engine_key_answer(void *arg, const struct signaling_result *result)
 	} else {
 		key = engine_key_add(engine, call->user_id);
 		key->state = ENGINE_KEY_FAILED;
-		log_warn("cannot get the identity key of user %" PRIu64 " (HTTP %ld)",
+		log_warn(_("cannot get the identity key of user %" PRIu64 " (HTTP %ld)"),
 			 call->user_id, result->status);
 	}
 	if (key != NULL && key->state != ENGINE_KEY_OK)
-		log_warn("user %" PRIu64 " has no valid identity key", call->user_id);
+		log_warn(_("user %" PRIu64 " has no valid identity key"), call->user_id);
 	engine_call_free(call);
 	engine->key_fetches--;
 	{
@@ -624,7 +624,7 @@ static bool engine_member_to_media(struct engine *engine, struct engine_member *
 		char number[IDENTITY_SAFETY_TEXT_LEN];
 
 		identity_safety_number(number, key->key);
-		log_warn("the identity key of user %" PRIu64 " changed", member->user_id);
+		log_warn(_("the identity key of user %" PRIu64 " changed"), member->user_id);
 		engine_emit(engine, ENGINE_EV_KEY_CHANGED,
 			    json_pack("{s:I, s:s, s:s}", "user_id", (json_int_t)member->user_id,
 				      "name", member->name, "safety_number", number),
@@ -638,7 +638,7 @@ static void engine_pins_save(struct engine *engine)
 	if (pins_dirty(engine->pins)) {
 		int ret = pins_save(engine->pins);
 		if (ret < 0)
-			log_warn("cannot save the pins: %s", strerror(-ret));
+			log_warn(_("cannot save the pins: %s"), strerror(-ret));
 	}
 }
 
@@ -784,7 +784,7 @@ static void engine_join_keys_ready(struct engine *engine)
 	json_object_set(data, "speakers", json_object_get(join->members, "speakers"));
 	json_object_set(data, "listeners", json_object_get(join->members, "listeners"));
 	engine_emit(engine, ENGINE_EV_JOINED, data, join->tag);
-	log_info("joined room %" PRIu64 " with %zu members known", engine->room_id,
+	log_info(_("joined room %" PRIu64 " with %zu members known"), engine->room_id,
 		 json_array_size(list));
 	if (engine->recording != NULL || engine->playback_records)
 		engine_announce_recording(engine, true, NULL);
@@ -930,9 +930,9 @@ static void engine_rejoin_answer(void *arg, const struct signaling_result *resul
 		json_decref(engine->self_member);
 		engine->self_member = json_incref(json_object_get(result->body, "member"));
 		if (engine_media_join(engine, result->body) != 0)
-			log_warn("malformed join answer on rejoin");
+			log_warn(_("malformed join answer on rejoin"));
 		engine_apply_speaker(engine);
-		log_info("rejoined room %" PRIu64 " with a new ticket", room_id);
+		log_info(_("rejoined room %" PRIu64 " with a new ticket"), room_id);
 		return;
 	}
 	if (result->status == 404 || result->status == 403) {
@@ -1193,7 +1193,7 @@ static void engine_server_event(struct engine *engine, json_t *event)
 		uint64_t from_member = engine_u64(event, "from_member");
 
 		if (box == NULL || from == 0 || from_member == 0) {
-			log_warn("malformed key event ignored");
+			log_warn(_("malformed key event ignored"));
 			return;
 		}
 		log_debug("key box from user %" PRIu64 " (member %" PRIu64 ") for the media", from,
@@ -1416,7 +1416,7 @@ static void engine_recording_answer(void *arg, const struct signaling_result *re
 		engine->recording_announced = true;
 		if (engine->media != NULL)
 			media_allow_recording(engine->media, true);
-		log_info("recording announced in room %" PRIu64, engine->room_id);
+		log_info(_("recording announced in room %" PRIu64), engine->room_id);
 	}
 	engine_call_free(call);
 }
@@ -1647,7 +1647,7 @@ static void engine_user_act(struct engine_call *call)
 			int ret = pins_accept(engine->pins, call->user_id, key->key, time(NULL));
 
 			if (ret < 0)
-				log_warn("cannot save the pins: %s", strerror(-ret));
+				log_warn(_("cannot save the pins: %s"), strerror(-ret));
 			if (member != NULL && member->blocked) {
 				member->blocked = false;
 				if (engine->media != NULL)
@@ -1673,7 +1673,7 @@ static void engine_user_act(struct engine_call *call)
 				break;
 			}
 			if (ret < 0)
-				log_warn("cannot save the pins: %s", strerror(-ret));
+				log_warn(_("cannot save the pins: %s"), strerror(-ret));
 		}
 		has_pin = pins_lookup(engine->pins, call->user_id, pinned, NULL) == 0;
 		same = has_pin && sodium_memcmp(pinned, key->key, sizeof(pinned)) == 0;
@@ -1786,7 +1786,7 @@ static void engine_keys_answer(void *arg, const struct signaling_result *result)
 				engine_keys_retry, call);
 		return;
 	} else if (engine->room_id == call->room_id) {
-		log_warn("cannot deliver our audio key (HTTP %ld %s)", result->status,
+		log_warn(_("cannot deliver our audio key (HTTP %ld %s)"), result->status,
 			 result->code != NULL ? result->code : "");
 	}
 	engine_call_free(call);
@@ -1946,7 +1946,7 @@ static void engine_media_event(struct engine *engine, struct media_event *event)
 
 	switch (event->type) {
 	case MEDIA_EVENT_CONNECTED:
-		log_info("media connected");
+		log_info(_("media connected"));
 		engine->rejoin_attempt = 0;
 		break;
 	case MEDIA_EVENT_DISCONNECTED:
@@ -1959,7 +1959,7 @@ static void engine_media_event(struct engine *engine, struct media_event *event)
 			engine_rejoin(engine);
 		break;
 	case MEDIA_EVENT_CLOSED:
-		log_info("the relay closed our session (reason %d)", event->reason);
+		log_info(_("the relay closed our session (reason %d)"), event->reason);
 		break;
 	case MEDIA_EVENT_KEYS_SEALED:
 		if (engine->room_id == 0 || event->room_id != engine->room_id)
@@ -2152,7 +2152,7 @@ static pthread_once_t engine_curl_once = PTHREAD_ONCE_INIT;
 static void engine_curl_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		log_error("curl_global_init failed");
+		log_error(_("curl_global_init failed"));
 }
 
 /* Resolves an audio spec to a backend and device; -EINVAL for an unknown spec. */
@@ -2192,7 +2192,7 @@ static int engine_identity(struct engine *engine, const char *path, char **error
 		if (ret == 0)
 			ret = identity_save(&engine->identity, path, reason, sizeof(reason));
 		if (ret == 0)
-			log_info("created a new identity in %s", path);
+			log_info(_("created a new identity in %s"), path);
 	}
 	if (ret < 0)
 		*error = xasprintf(_("Cannot use the identity key %s: %s"), path,

@@ -13,6 +13,7 @@
 
 #include "encoding.h"
 #include "hkdf.h"
+#include "i18n.h"
 #include "keys.h"
 #include "log.h"
 #include "util.h"
@@ -608,7 +609,7 @@ int keys_room_members_add(struct keys_room *room, const uint64_t *user_ids,
 			continue;
 		if (keys_seal(room->peers, peer, pt, nonces + i * KEYS_BOX_NONCE_LEN,
 			      &boxes[done]) < 0) {
-			log_warn("keys: cannot seal to user %llu (degenerate key)",
+			log_warn(_("keys: cannot seal to user %llu (degenerate key)"),
 				 (unsigned long long)user_ids[i]);
 			continue;
 		}
@@ -709,7 +710,7 @@ int keys_room_rotate(struct keys_room *room, uint64_t now_ms, struct keys_sealed
 			continue;
 		if (keys_seal(room->peers, peer, pt, nonces + i * KEYS_BOX_NONCE_LEN,
 			      &boxes[done]) < 0) {
-			log_warn("keys: cannot seal to user %llu (degenerate key)",
+			log_warn(_("keys: cannot seal to user %llu (degenerate key)"),
 				 (unsigned long long)peer->user_id);
 			continue;
 		}

@@ -524,7 +524,7 @@ static void media_handshake_start(struct media *m, const uint8_t ticket[WIRE_TIC
 	ret = hop_initiator_start(&m->init, m->join.relay_public, ticket, randombytes_random(),
 				  m->init_msg);
 	if (ret < 0) {
-		log_warn("media: cannot start a handshake: %s", strerror(-ret));
+		log_warn(_("media: cannot start a handshake: %s"), strerror(-ret));
 		return;
 	}
 	m->handshaking = true;
@@ -634,7 +634,7 @@ static void media_hop_tick(struct media *m)
 		return;
 	media_ask_again(m, now);
 	if (now - m->last_rx_ms > HOP_TIMEOUT_MS) {
-		log_info("media: the relay has been silent for %d s", HOP_TIMEOUT_MS / 1000);
+		log_info(_("media: the relay has been silent for %d s"), HOP_TIMEOUT_MS / 1000);
 		media_session_lost(m);
 		return;
 	}
@@ -779,7 +779,7 @@ static void media_downlink_unknown_key(struct media *m)
 	m->dl_miss_first_ms = 0;
 	m->dl_miss_count = 0;
 	STAT_ADD(m, downlink_recoveries, 1);
-	log_info("media: frames under an unknown downlink key; handshaking again");
+	log_info(_("media: frames under an unknown downlink key; handshaking again"));
 	if (m->has_resume) {
 		media_handshake_start(m, m->resume);
 		sodium_memzero(m->resume, sizeof(m->resume));
@@ -950,7 +950,7 @@ static void media_receive(struct media *m)
 			 * hop timeout would cost 30 s of silence; start over now.
 			 */
 			if (errno == ECONNREFUSED && m->conn == MEDIA_CONN_UP && m->has_session) {
-				log_info("media: the relay refused our datagrams");
+				log_info(_("media: the relay refused our datagrams"));
 				media_session_lost(m);
 				continue;
 			}
@@ -1002,7 +1002,7 @@ static void media_rotate(struct media *m)
 
 	ret = keys_room_rotate(m->room, media_clock_ms(m), &sealed, &count);
 	if (ret < 0) {
-		log_warn("media: cannot rotate our key: %s", strerror(-ret));
+		log_warn(_("media: cannot rotate our key: %s"), strerror(-ret));
 		return;
 	}
 	media_keep_counter(m);
@@ -1092,7 +1092,7 @@ static void media_room_add(struct media *m, const struct media_member *members, 
 	if (n > 0) {
 		ret = keys_room_members_add(m->room, user_ids, numbers, n, &sealed, &sealed_count);
 		if (ret < 0) {
-			log_warn("media: cannot add %zu members to the room's keys: %s", n,
+			log_warn(_("media: cannot add %zu members to the room's keys: %s"), n,
 				 strerror(-ret));
 		} else {
 			media_keep_counter(m);
@@ -1224,7 +1224,7 @@ static void media_do_members_add(struct media *m, const struct media_member *mem
 			continue;
 		ret = keys_peers_set(m->peers, mm->user_id, mm->public_key);
 		if (ret < 0) {
-			log_warn("media: member %llu has an unusable key (%s)",
+			log_warn(_("media: member %llu has an unusable key (%s)"),
 				 (unsigned long long)mm->user_id, strerror(-ret));
 			continue;
 		}
@@ -1288,7 +1288,7 @@ static void media_do_key_box(struct media *m, uint64_t sender_user_id, uint64_t 
 	int ret;
 
 	if (keys_box_from_text(box, text) < 0) {
-		log_warn("media: a key box from user %llu is not valid text",
+		log_warn(_("media: a key box from user %llu is not valid text"),
 			 (unsigned long long)sender_user_id);
 		return;
 	}
@@ -1298,7 +1298,7 @@ static void media_do_key_box(struct media *m, uint64_t sender_user_id, uint64_t 
 	else if (ret == -ENOENT)
 		media_pending_add(m, sender_user_id, sender_member, box);
 	else if (ret < 0)
-		log_warn("media: refused a key box from user %llu: %s",
+		log_warn(_("media: refused a key box from user %llu: %s"),
 			 (unsigned long long)sender_user_id, strerror(-ret));
 	sodium_memzero(box, sizeof(box));
 }
@@ -1392,7 +1392,7 @@ static void media_do_play(struct media *m, struct media_cmd *cmd)
 static void media_recorder_close(struct media *m)
 {
 	if (m->recorder != NULL && m->recorder_backend->close(m->recorder) < 0)
-		log_warn("media: finishing the recording %s failed", m->recorder_path);
+		log_warn(_("media: finishing the recording %s failed"), m->recorder_path);
 	m->recorder = NULL;
 	free(m->recorder_path);
 	m->recorder_path = NULL;
@@ -1657,7 +1657,7 @@ static void media_send_frame(struct media *m)
 
 	len = codec_encode(m->encoder, m->capture_pcm, packet, sizeof(packet));
 	if (len < 0) {
-		log_warn("media: encoding failed: %s", strerror(-len));
+		log_warn(_("media: encoding failed: %s"), strerror(-len));
 		return;
 	}
 	ret = keys_room_protect(m->room, packet, (size_t)len, inner + 1, sizeof(inner) - 1,
@@ -1668,7 +1668,7 @@ static void media_send_frame(struct media *m)
 					&frame_len);
 	}
 	if (ret < 0) {
-		log_warn("media: cannot protect a frame: %s", strerror(-ret));
+		log_warn(_("media: cannot protect a frame: %s"), strerror(-ret));
 		return;
 	}
 	m->next_ctr = keys_room_sender(m->room)->next_ctr;
@@ -1700,7 +1700,7 @@ static void media_play_tick(struct media *m, uint64_t tick_ms)
 	}
 	if (n < 0) {
 		if (n != AUDIO_EOF)
-			log_warn("media: playing %s failed: %s", m->play_path, strerror(-n));
+			log_warn(_("media: playing %s failed: %s"), m->play_path, strerror(-n));
 		media_play_ended(m);
 		return;
 	}
@@ -1746,7 +1746,7 @@ static void media_capture_tick(struct media *m, uint64_t tick_ms)
 	}
 	if (ret < 0) {
 		if (ret != AUDIO_EOF)
-			log_warn("media: capture failed: %s", strerror(-ret));
+			log_warn(_("media: capture failed: %s"), strerror(-ret));
 		m->capture_ended = true;
 		media_emit(m, MEDIA_EVENT_CAPTURE_ENDED);
 		if (m->self_speaking) {
@@ -1864,7 +1864,7 @@ static void media_playback_tick(struct media *m, uint64_t tick_ms)
 		ret = media_output(m->config.playback, m->playback, &m->playback_info, m->out_pcm,
 				   m->frame_samples);
 		if (ret < 0) {
-			log_warn("media: playback failed: %s", strerror(-ret));
+			log_warn(_("media: playback failed: %s"), strerror(-ret));
 			m->config.playback->close(m->playback);
 			m->playback = NULL;
 			if (m->playback_records) {
@@ -1956,7 +1956,7 @@ static void *media_thread(void *arg)
 		}
 		if (poll(pfds, n, -1) < 0) {
 			if (errno != EINTR)
-				log_error("media: poll: %s", strerror(errno));
+				log_error(_("media: poll: %s"), strerror(errno));
 			continue;
 		}
 		if (sock >= 0 && pfds[sock].revents != 0)

@@ -223,7 +223,7 @@ static void signaling_request_headers(struct signaling_request *request)
 		free(line);
 	}
 	if (request->headers == NULL)
-		fatal("out of memory");
+		fatal(_("out of memory"));
 	curl_easy_setopt(request->easy, CURLOPT_HTTPHEADER, request->headers);
 }
 
@@ -271,7 +271,7 @@ static void signaling_request_submit(struct signaling_request *request)
 	if (curl_multi_add_handle(signaling->multi, request->easy) == CURLM_OK)
 		request->in_multi = true;
 	else
-		log_error("curl_multi_add_handle failed");
+		log_error(_("curl_multi_add_handle failed"));
 }
 
 static uint64_t signaling_request_full(struct signaling *signaling, const char *method,
@@ -292,11 +292,11 @@ static uint64_t signaling_request_full(struct signaling *signaling, const char *
 	if (body != NULL) {
 		request->body_text = json_dumps(body, JSON_COMPACT);
 		if (request->body_text == NULL)
-			fatal("out of memory");
+			fatal(_("out of memory"));
 	}
 	request->easy = curl_easy_init();
 	if (request->easy == NULL)
-		fatal("out of memory");
+		fatal(_("out of memory"));
 	if (timeout_ms <= 0)
 		timeout_ms = SIGNALING_TIMEOUT_MS;
 
@@ -372,7 +372,7 @@ void signaling_cancel(struct signaling *signaling, uint64_t request_id)
 	if (signaling->login != NULL && signaling->login->id == request_id) {
 		struct signaling_login_op *op = signaling->login;
 		struct signaling_result result = {
-		    .transport_error = "cancelled",
+		    .transport_error = _("cancelled"),
 		    .curl_code = CURLE_ABORTED_BY_CALLBACK,
 		};
 
@@ -581,7 +581,7 @@ static void signaling_complete(struct signaling *signaling, struct signaling_req
 			body = json_loadb(request->answer, request->answer_len,
 					  JSON_REJECT_DUPLICATES, &error);
 			if (body == NULL)
-				log_warn("%s %s: answer is not JSON (%s)", request->method,
+				log_warn(_("%s %s: answer is not JSON (%s)"), request->method,
 					 request->path, error.text);
 		}
 	} else {
@@ -590,11 +590,11 @@ static void signaling_complete(struct signaling *signaling, struct signaling_req
 		if (request->too_large)
 			result.transport_error = _("the answer is too large");
 		/*
-		 * A transport detail in libcurl's own (English, untranslated) style, since
-		 * it stands in for libcurl's message in the same place.
+		 * A transport detail in libcurl's own style, since it stands in for
+		 * libcurl's message in the same place (translated, unlike libcurl's).
 		 */
 		if (request->resend_refused)
-			result.transport_error = "connection to the server lost";
+			result.transport_error = _("connection to the server lost");
 	}
 	result.body = body;
 	if (json_is_object(body) && json_is_string(json_object_get(body, "error"))) {
@@ -607,7 +607,7 @@ static void signaling_complete(struct signaling *signaling, struct signaling_req
 	    signaling->have_identity && result.code != NULL &&
 	    strcmp(result.code, "unauthorized") == 0) {
 		/* The token is gone (revoked or expired): log in again, then resend. */
-		log_info("the server refused our token; logging in again");
+		log_info(_("the server refused our token; logging in again"));
 		request->retried = true;
 		request->next = signaling->waiting;
 		signaling->waiting = request;
@@ -695,7 +695,7 @@ static int signaling_deliver_events(json_t *events, uint64_t *seq, signaling_eve
 
 		if (!json_is_object(event) || !json_is_integer(value) ||
 		    !json_is_string(json_object_get(event, "type"))) {
-			log_warn("event stream: malformed event skipped");
+			log_warn(_("event stream: malformed event skipped"));
 			continue;
 		}
 		n = json_integer_value(value);
@@ -703,7 +703,7 @@ static int signaling_deliver_events(json_t *events, uint64_t *seq, signaling_eve
 		if (n <= 0 || (uint64_t)n <= *seq)
 			continue;
 		if ((uint64_t)n != *seq + 1)
-			log_warn("event stream: gap from %" PRIu64 " to %" PRId64, *seq,
+			log_warn(_("event stream: gap from %" PRIu64 " to %" PRId64), *seq,
 				 (int64_t)n);
 		if (fn(arg, event) != 0)
 			return -ECANCELED;
@@ -780,10 +780,10 @@ static void signaling_stream_answer(void *arg, const struct signaling_result *re
 		stream->attempt++;
 	stream->failing = true;
 	if (result->status != 0)
-		log_warn("event stream: HTTP %ld (%s); again in %u ms", result->status,
+		log_warn(_("event stream: HTTP %ld (%s); again in %u ms"), result->status,
 			 result->code != NULL ? result->code : "?", delay);
 	else
-		log_info("event stream: %s; again in %u ms",
+		log_info(_("event stream: %s; again in %u ms"),
 			 result->transport_error != NULL ? result->transport_error : "?", delay);
 	stream->timer = signaling_timer(signaling, delay, signaling_stream_timer, signaling);
 	if (stream->ops.reconnecting != NULL)
@@ -879,12 +879,12 @@ int signaling_poll(struct signaling *signaling, struct curl_waitfd *extra, unsig
 	}
 	mcode = curl_multi_poll(signaling->multi, extra, n_extra, timeout, NULL);
 	if (mcode != CURLM_OK) {
-		log_error("curl_multi_poll: %s", curl_multi_strerror(mcode));
+		log_error(_("curl_multi_poll: %s"), curl_multi_strerror(mcode));
 		return -EIO;
 	}
 	mcode = curl_multi_perform(signaling->multi, &running);
 	if (mcode != CURLM_OK) {
-		log_error("curl_multi_perform: %s", curl_multi_strerror(mcode));
+		log_error(_("curl_multi_perform: %s"), curl_multi_strerror(mcode));
 		return -EIO;
 	}
 	while ((message = curl_multi_info_read(signaling->multi, &left)) != NULL) {

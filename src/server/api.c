@@ -82,7 +82,7 @@ enum MHD_Result api_reply(struct api_request *req, unsigned int status, json_t *
 		text = json_dumps(body, JSON_COMPACT);
 		json_decref(body);
 		if (text == NULL)
-			fatal("out of memory");
+			fatal(_("out of memory"));
 		len = strlen(text);
 	}
 	response = MHD_create_response_from_buffer(len, text ? text : (char *)"",
@@ -177,7 +177,7 @@ int api_publish_user(struct api *api, uint64_t user_id, json_t *event)
 	int ret;
 
 	if (text == NULL)
-		fatal("out of memory");
+		fatal(_("out of memory"));
 	ret = bus_publish(api->bus, user_id, text);
 	free(text);
 	return ret;
@@ -190,7 +190,7 @@ int api_publish_room(struct api *api, uint64_t room_id, bool stage_only, uint64_
 	int ret;
 
 	if (text == NULL)
-		fatal("out of memory");
+		fatal(_("out of memory"));
 	/* Stored once for the room, however many members it has (bus_publish_room). */
 	ret = bus_publish_room(api->bus, room_id, stage_only, except, text);
 	free(text);
@@ -328,7 +328,7 @@ static enum MHD_Result api_auth_login(struct api_request *req)
 					 _("That name is taken; choose another."));
 		}
 		if (ret == 0)
-			log_info("new user %" PRIu64, user.id);
+			log_info(_("new user %" PRIu64), user.id);
 	}
 	token = auth_token_new(hash);
 	if (ret == 0)

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "bus.h"
+#include "i18n.h"
 #include "idmap.h"
 #include "log.h"
 #include "util.h"
@@ -48,7 +49,8 @@ int bus_new(struct store *store, struct bus **out)
 		ret = 0;
 	}
 	if (ret == 0 && clean == 0) {
-		log_warn("salond did not stop cleanly: event sequences skip %d", BUS_SOFT_SEQ_MAX);
+		log_warn(_("salond did not stop cleanly: event sequences skip %d"),
+			 BUS_SOFT_SEQ_MAX);
 		ret = store_event_seq_skip(store, BUS_SOFT_SEQ_MAX);
 	}
 	if (ret == 0)
@@ -78,7 +80,7 @@ static void bus_record_stop(struct bus *bus)
 		ret = store_commit(bus->store);
 	if (ret < 0) {
 		store_rollback(bus->store);
-		log_error("cannot record the event sequences at stop (%d)", ret);
+		log_error(_("cannot record the event sequences at stop (%d)"), ret);
 	}
 }
 

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "i18n.h"
 #include "idmap.h"
 #include "log.h"
 #include "util.h"
@@ -114,7 +115,7 @@ void events_ack_flush(struct api *api, uint64_t now_ms, bool force)
 	if (ret < 0) {
 		/* The rows stay; the next acknowledgement of each user deletes them. */
 		store_rollback(api->store);
-		log_warn("acknowledged events not deleted (%d); retried later", ret);
+		log_warn(_("acknowledged events not deleted (%d); retried later"), ret);
 	}
 	for (size_t i = 0; i < api->ack_len; i++) {
 		struct events_user *user = events_user_get(api, api->ack_users[i], false);

@@ -334,7 +334,7 @@ static void main_raise_fd_limit(void)
 	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
 		limit.rlim_cur = limit.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &limit) < 0)
-			log_warn("cannot raise the file descriptor limit: %s", strerror(errno));
+			log_warn(_("cannot raise the file descriptor limit: %s"), strerror(errno));
 	}
 }
 
@@ -385,7 +385,7 @@ int main(int argc, char **argv)
 		opts.verbosity == 1 ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
 	log_init("salond", level);
 	if (sodium_init() < 0)
-		fatal("libsodium failed to initialise");
+		fatal(_("libsodium failed to initialise"));
 
 	if (main_resolve(opts.listen, SOCK_STREAM, &listen_addr, &listen_len) < 0) {
 		fprintf(stderr, _("salond: --listen needs a numeric ADDR:PORT: %s\n"), opts.listen);
@@ -442,7 +442,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
 	if (sigfd < 0) {
-		log_error("signalfd: %s", strerror(errno));
+		log_error(_("signalfd: %s"), strerror(errno));
 		goto out;
 	}
 

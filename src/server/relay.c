@@ -1282,9 +1282,10 @@ static void relay_log_stats(struct relay *relay)
 	struct relay_stats s;
 
 	relay_get_stats(relay, &s);
-	log_info("relay: stopped: received %llu, forwarded %llu, delivered %llu, handshakes %llu;"
-		 " dropped: malformed %llu, unknown %llu, forged %llu, replayed %llu, ticket %llu,"
-		 " unauthorised %llu, kid %llu, rate %llu, send %llu",
+	log_info(_("relay: stopped: received %llu, forwarded %llu, delivered %llu,"
+		   " handshakes %llu; dropped: malformed %llu, unknown %llu, forged %llu,"
+		   " replayed %llu, ticket %llu, unauthorised %llu, kid %llu, rate %llu,"
+		   " send %llu"),
 		 (unsigned long long)s.received, (unsigned long long)s.forwarded,
 		 (unsigned long long)s.delivered, (unsigned long long)s.handshakes,
 		 (unsigned long long)s.drop_malformed, (unsigned long long)s.drop_unknown,

@@ -182,7 +182,7 @@ enum MHD_Result rooms_create(struct api_request *req)
 		ret = store_commit(api->store);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
-	log_info("room %" PRIu64 " created by user %" PRIu64, room.id, req->user_id);
+	log_info(_("room %" PRIu64 " created by user %" PRIu64), room.id, req->user_id);
 	return api_reply(req, MHD_HTTP_CREATED, api_room_json(&room));
 }
 
@@ -251,7 +251,7 @@ enum MHD_Result rooms_end(struct api_request *req)
 	if (api->relay != NULL)
 		relay_room_end(api->relay, room.id);
 	events_counts_forget(api, room.id);
-	log_info("room %" PRIu64 " ended", room.id);
+	log_info(_("room %" PRIu64 " ended"), room.id);
 	return api_reply(req, MHD_HTTP_NO_CONTENT, NULL);
 }
 
@@ -537,7 +537,7 @@ enum MHD_Result rooms_remove(struct api_request *req)
 		relay_member_remove(api->relay, room.id, target.member_id, WIRE_CLOSE_REMOVED);
 	if (target.role == STORE_ROLE_LISTENER)
 		api_room_counts_changed(api, room.id);
-	log_info("user %" PRIu64 " removed from room %" PRIu64, target.user_id, room.id);
+	log_info(_("user %" PRIu64 " removed from room %" PRIu64), target.user_id, room.id);
 	return api_reply(req, MHD_HTTP_NO_CONTENT, NULL);
 }
 

@@ -15,6 +15,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "i18n.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -159,13 +160,13 @@ static int store_error(struct store *store, int rc, const char *what)
 		return -EEXIST;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
-		log_error("database busy (%s): %s", what, sqlite3_errmsg(store->db));
+		log_error(_("database busy (%s): %s"), what, sqlite3_errmsg(store->db));
 		return -EBUSY;
 	case SQLITE_FULL:
-		log_error("database full (%s): %s", what, sqlite3_errmsg(store->db));
+		log_error(_("database full (%s): %s"), what, sqlite3_errmsg(store->db));
 		return -ENOSPC;
 	default:
-		log_error("database error (%s): %s", what, sqlite3_errmsg(store->db));
+		log_error(_("database error (%s): %s"), what, sqlite3_errmsg(store->db));
 		return -EIO;
 	}
 }
@@ -258,7 +259,7 @@ static int store_migrate(struct store *store)
 	if (ret < 0)
 		return ret;
 	if (version > (int)ARRAY_SIZE(store_migrations)) {
-		log_error("database schema version %d is newer than this salond (%d)", version,
+		log_error(_("database schema version %d is newer than this salond (%d)"), version,
 			  (int)ARRAY_SIZE(store_migrations));
 		return -EPROTO;
 	}
@@ -285,7 +286,7 @@ static int store_migrate(struct store *store)
 			store_rollback(store);
 			return ret;
 		}
-		log_info("database migrated to schema version %d", i + 1);
+		log_info(_("database migrated to schema version %d"), i + 1);
 	}
 	return 0;
 }
@@ -306,7 +307,7 @@ int store_open(const char *path, struct store **out)
 	rc = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {
-		log_error("cannot open the database: %s",
+		log_error(_("cannot open the database: %s"),
 			  store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
 		sqlite3_close(store->db);
 		free(store);
@@ -351,7 +352,7 @@ void store_close(struct store *store)
 		sqlite3_finalize(store->cache[i].stmt);
 	/* A clean close checkpoints the WAL into the main file. */
 	if (sqlite3_close(store->db) != SQLITE_OK)
-		log_error("closing the database: %s", sqlite3_errmsg(store->db));
+		log_error(_("closing the database: %s"), sqlite3_errmsg(store->db));
 	free(store);
 }
 

@@ -338,9 +338,15 @@ static void test_adapts_to_jitter(void **state)
 	/* Calm brings it back down to the minimum. */
 	assert_int_equal(jitter_target_frames(jb), JITTER_MIN_FRAMES);
 	jitter_get_stats(jb, &after);
-	/* The buffer did move its playout: stretched on the way up, skipped on the way down. */
-	assert_true(after.stretched >= 2);
+	/*
+	 * The buffer did move its playout down by skipping. On the way up, each held
+	 * packet that came on a dry buffer restarted the playout one target delay after
+	 * it (rather than being dropped as late), and the burst right behind it showed
+	 * that the sender had not paused: no pause moved the clock.
+	 */
 	assert_true(after.skipped >= 2);
+	assert_int_equal(after.pauses, 0);
+	assert_int_equal(after.late, 0);
 	/* No packet went missing in the accounting, and nearly all were played. */
 	assert_int_equal(after.received + after.late, 900);
 	assert_true(after.played >= 880);
@@ -414,6 +420,72 @@ static void test_sender_pause(void **state)
 	jitter_free(jb);
 }
 
+/*
+ * A speaker pauses (mutes briefly; its counter stops meanwhile) for 100, 300, 600,
+ * 900 and 1500 ms, between stretches of 100 frames, on a network with 0 to
+ * jitter_ms - 1 ms of jitter. After each pause, its first frame is played within one
+ * target delay (and a tick) of arriving, and the whole stretch after it in order,
+ * nothing dropped as late or skipped: a pause is not a delay to adapt to.
+ */
+static void run_short_pauses(unsigned jitter_ms)
+{
+	static const uint64_t pauses[] = {100, 300, 600, 900, 1500};
+	struct jitter *jb = jitter_new(FRAME_MS);
+	struct jitter_stats stats;
+	uint64_t extra = 0, rng = 12345;
+	unsigned target;
+
+	sim_init(600, 77);
+	for (size_t i = 0; i < sim.n; i++) {
+		if (i % 100 == 0 && i > 0)
+			extra += pauses[i / 100 - 1];
+		rng = rng * 6364136223846793005u + 1442695040888963407u;
+		sim.arrival[i] += extra + (jitter_ms > 0 ? (rng >> 33) % jitter_ms : 0);
+	}
+	sim_run(jb, 1005, (size_t)(sim.arrival[sim.n - 1] - 1000) / FRAME_MS + 30);
+	for (size_t k = 100; k < sim.n; k += 100) {
+		size_t t = 0;
+		uint64_t played_at;
+
+		/* Not tick_of(): frame k may have been concealed as the buffer ran dry. */
+		while (t < sim.ticks && !(sim.action[t] == JITTER_PACKET &&
+					  sim.counter[t] == sim.base + k))
+			t++;
+		assert_true(t < sim.ticks);
+		played_at = 1005 + FRAME_MS * t;
+
+		assert_true(played_at >= sim.arrival[k]);
+		/* The target may have fallen meanwhile: the highest since it came. */
+		target = 0;
+		for (size_t u = (size_t)(sim.arrival[k] - 1000) / FRAME_MS; u <= t; u++)
+			target = sim.target[u] > target ? sim.target[u] : target;
+		assert_true(played_at - sim.arrival[k] <= (uint64_t)(target + 1) * FRAME_MS);
+		expect_packets(t, k, k + 99);
+	}
+	for (size_t i = 0; i < sim.n; i++)
+		assert_int_equal(sim.push_ret[i], 0);
+	jitter_get_stats(jb, &stats);
+	assert_int_equal(stats.late, 0);
+	assert_int_equal(stats.resets, 0);
+	/* The four short pauses moved the clock (the long one restarts the measures). */
+	assert_int_equal(stats.pauses, 4);
+	/* The target stays low: the pauses were not taken for jitter. */
+	assert_true(jitter_target_frames(jb) <= JITTER_MIN_FRAMES + jitter_ms / FRAME_MS + 1);
+	jitter_free(jb);
+}
+
+static void test_short_pauses(void **state)
+{
+	(void)state;
+	run_short_pauses(0);
+}
+
+static void test_short_pauses_jittery(void **state)
+{
+	(void)state;
+	run_short_pauses(15);
+}
+
 static void test_bounded(void **state)
 {
 	struct jitter *jb = jitter_new(FRAME_MS);
@@ -473,6 +545,8 @@ static void test_target_same_as_reference(void **state)
 	struct jitter *jb = jitter_new(FRAME_MS);
 	int64_t *transits = calloc(2 * MAX_FRAMES, sizeof(*transits));
 	uint64_t rng = 0x9e3779b97f4a7c15u, anchor = 0;
+	int64_t history[JITTER_HISTORY];
+	size_t history_len;
 	size_t count = 0, next_push = 0, order[MAX_FRAMES];
 	unsigned target = JITTER_INITIAL_FRAMES, seen = 0, late = 0;
 	bool anchored = false;
@@ -533,7 +607,19 @@ static void test_target_same_as_reference(void **state)
 			}
 			transits[count++] = (int64_t)sim.arrival[i] -
 					    (int64_t)(counter - anchor) * FRAME_MS;
-			target = reference_target(transits, count, target);
+			/*
+			 * Jitter can look like a sender pause, and the buffer then records
+			 * the packet on a moved clock (test_short_pauses): compute from the
+			 * transits it did record. Until the first pause, these are the ones
+			 * computed here, but for a packet taken for a pause's first (recorded
+			 * as the floor until the next packet shows it was a burst).
+			 */
+			jitter_get_stats(jb, &stats);
+			history_len = jitter_history(jb, history, JITTER_HISTORY);
+			assert_int_equal(history_len, count < JITTER_HISTORY ? count : JITTER_HISTORY);
+			if (stats.pauses == 0)
+				assert_true(history[history_len - 1] <= transits[count - 1]);
+			target = reference_target(history, history_len, target);
 			assert_int_equal(jitter_target_frames(jb), target);
 			seen |= 1u << target;
 			/* A duplicate is not measured again. */
@@ -552,6 +638,8 @@ static void test_target_same_as_reference(void **state)
 	assert_true(late > 0);
 	jitter_get_stats(jb, &stats);
 	assert_int_equal(stats.resets, 0);
+	/* And some of it looked like a pause, so the moved clock was checked too. */
+	assert_true(stats.pauses > 0);
 	free(transits);
 	jitter_free(jb);
 }
@@ -567,6 +655,8 @@ int main(void)
 		cmocka_unit_test(test_adapts_to_jitter),
 		cmocka_unit_test(test_counter_jump),
 		cmocka_unit_test(test_sender_pause),
+		cmocka_unit_test(test_short_pauses),
+		cmocka_unit_test(test_short_pauses_jittery),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_target_same_as_reference),
 	};

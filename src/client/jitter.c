@@ -39,15 +39,36 @@ struct jitter {
 	unsigned empty_pops;
 	uint64_t dry_next; /* next when the buffer ran dry */
 
-	/* Transit is measured against counter anchor_counter being due at time 0. */
+	/*
+	 * Transit is measured against counter anchor_counter being due at time shift.
+	 * shift grows by the length of each sender pause (its counter stops while it
+	 * is muted), so that the transits after a pause are comparable with those
+	 * before it instead of all looking late by the pause's length.
+	 */
 	bool anchored;
 	uint64_t anchor_counter;
+	int64_t shift;
+	/*
+	 * A packet that came after a hole, in order, on a dry buffer and too late for
+	 * its turn: a sender pause, unless the next packet comes in a burst right
+	 * behind it (then the network held the stream, and the clock stays). Until the
+	 * next packet says which, playout uses shift + pause_shift, and the packet's
+	 * transit is recorded on that clock (as the floor: it is played one target
+	 * delay after it came), at history[pause_pos], as the pause_measured-th.
+	 */
+	bool pause_pending;
+	uint64_t pause_counter;
+	uint64_t pause_arrival;
+	int64_t pause_shift;
+	size_t pause_pos;
+	uint64_t pause_measured;
 	int64_t history[JITTER_HISTORY]; /* in arrival order, a ring */
 	int64_t sorted[JITTER_HISTORY]; /* the same values in ascending order */
 	size_t history_len;
 	size_t history_pos;
 	int64_t transit_min;
 	unsigned target_frames;
+	uint64_t measured; /* transits recorded since the last unanchor */
 
 	/* The last packet in arrival order, to tell a sender's pause from jitter. */
 	bool have_last;
@@ -84,8 +105,11 @@ static void jitter_drop(struct jitter *jb, uint64_t counter)
 static void jitter_unanchor(struct jitter *jb)
 {
 	jb->anchored = false;
+	jb->shift = 0;
+	jb->pause_pending = false;
 	jb->history_len = 0;
 	jb->history_pos = 0;
+	jb->measured = 0;
 	jb->transit_min = 0;
 }
 
@@ -141,6 +165,25 @@ static size_t jitter_rank(const struct jitter *jb, int64_t value)
 	return low;
 }
 
+/* Puts transit in the place of history[pos], keeping jb->sorted sorted. */
+static void jitter_replace(struct jitter *jb, size_t pos, int64_t transit)
+{
+	/* Any copy of the leaving value will do: equal values are interchangeable. */
+	size_t from = jitter_rank(jb, jb->history[pos]);
+	size_t to = jitter_rank(jb, transit);
+
+	if (to > from) {
+		/* Shift the values in between down; the new one goes just below to. */
+		to--;
+		memmove(&jb->sorted[from], &jb->sorted[from + 1],
+			(to - from) * sizeof(jb->sorted[0]));
+	} else {
+		memmove(&jb->sorted[to + 1], &jb->sorted[to], (from - to) * sizeof(jb->sorted[0]));
+	}
+	jb->sorted[to] = transit;
+	jb->history[pos] = transit;
+}
+
 /*
  * Puts transit in the history in place of the oldest value once the history is full,
  * keeping jb->sorted sorted: one binary search for the leaving value, one for the
@@ -149,7 +192,7 @@ static size_t jitter_rank(const struct jitter *jb, int64_t value)
  */
 static void jitter_record(struct jitter *jb, int64_t transit)
 {
-	size_t from, to;
+	size_t to;
 
 	if (jb->history_len < JITTER_HISTORY) {
 		to = jitter_rank(jb, transit);
@@ -159,38 +202,42 @@ static void jitter_record(struct jitter *jb, int64_t transit)
 		jb->history[jb->history_pos] = transit;
 		jb->history_len++;
 	} else {
-		/* Any copy of the leaving value will do: equal values are interchangeable. */
-		from = jitter_rank(jb, jb->history[jb->history_pos]);
-		to = jitter_rank(jb, transit);
-		if (to > from) {
-			/* Shift the values in between down; the new one goes just below to. */
-			to--;
-			memmove(&jb->sorted[from], &jb->sorted[from + 1],
-				(to - from) * sizeof(jb->sorted[0]));
-		} else {
-			memmove(&jb->sorted[to + 1], &jb->sorted[to],
-				(from - to) * sizeof(jb->sorted[0]));
-		}
-		jb->sorted[to] = transit;
-		jb->history[jb->history_pos] = transit;
+		jitter_replace(jb, jb->history_pos, transit);
 	}
 	jb->history_pos = (jb->history_pos + 1) % JITTER_HISTORY;
 }
 
+/* The transit of counter arriving at arrival_ms; only called when anchored. */
+static int64_t jitter_transit(const struct jitter *jb, uint64_t counter, uint64_t arrival_ms)
+{
+	/* Unsigned subtraction then a signed view: counters before the anchor go negative. */
+	return (int64_t)arrival_ms - jb->shift -
+	       (int64_t)(counter - jb->anchor_counter) * jb->frame_ms;
+}
+
+static void jitter_update_target(struct jitter *jb);
+
 /* Records the transit of one packet and recomputes the floor and the target. */
 static void jitter_measure(struct jitter *jb, uint64_t counter, uint64_t arrival_ms)
 {
-	int64_t transit, spread;
-	size_t rank;
-	unsigned frames;
+	int64_t transit;
 
 	if (!jb->anchored) {
 		jb->anchored = true;
 		jb->anchor_counter = counter;
 	}
-	/* Unsigned subtraction then a signed view: counters before the anchor go negative. */
-	transit = (int64_t)arrival_ms - (int64_t)(counter - jb->anchor_counter) * jb->frame_ms;
+	transit = jitter_transit(jb, counter, arrival_ms);
 	jitter_record(jb, transit);
+	jb->measured++;
+	jitter_update_target(jb);
+}
+
+/* Recomputes the transit floor and the target from the history. */
+static void jitter_update_target(struct jitter *jb)
+{
+	int64_t spread;
+	size_t rank;
+	unsigned frames;
 
 	jb->transit_min = jb->sorted[0];
 	if (jb->history_len < JITTER_MIN_HISTORY)
@@ -206,49 +253,134 @@ static void jitter_measure(struct jitter *jb, uint64_t counter, uint64_t arrival
 	jb->target_frames = frames;
 }
 
+/* When frame counter is due, on the arrival clock. */
+static int64_t jitter_playout_ms(const struct jitter *jb, uint64_t counter)
+{
+	return jb->transit_min + jb->shift + (jb->pause_pending ? jb->pause_shift : 0) +
+	       (int64_t)(counter - jb->anchor_counter) * jb->frame_ms +
+	       (int64_t)jb->target_frames * jb->frame_ms;
+}
+
+/*
+ * Settles a pending pause on the arrival of counter at arrival_ms, when counter
+ * comes after the packet that started it. Arriving at the sender's pace behind it,
+ * counter confirms a pause: the clock keeps the shift. Arriving in a burst right
+ * behind it, counter shows that the network held the stream: the clock goes back,
+ * and the buffer catches up by skipping, as for any delay that fell.
+ */
+static void jitter_settle_pause(struct jitter *jb, uint64_t counter, uint64_t arrival_ms)
+{
+	int64_t gap, pace;
+
+	if (!jb->pause_pending || counter <= jb->pause_counter)
+		return;
+	jb->pause_pending = false;
+	gap = (int64_t)arrival_ms - (int64_t)jb->pause_arrival;
+	pace = (int64_t)(counter - jb->pause_counter) * jb->frame_ms;
+	if (gap >= pace - jb->frame_ms / 2) {
+		jb->shift += jb->pause_shift;
+		jb->stats.pauses++;
+		return;
+	}
+	/*
+	 * The first packet's transit goes back to what it was measured, unless a whole
+	 * history of late packets came in between (it is gone then).
+	 */
+	if (jb->measured - jb->pause_measured < JITTER_HISTORY) {
+		jitter_replace(jb, jb->pause_pos, jb->history[jb->pause_pos] + jb->pause_shift);
+		jitter_update_target(jb);
+	}
+}
+
+/*
+ * Whether counter, arriving at arrival_ms, is the first packet after the sender
+ * paused: the buffer is dry, counter is the newest so far and still to be played,
+ * and it comes too late for its turn on the current clock. If so, sets *resume to
+ * the first frame not played since the buffer ran dry (the frames concealed since
+ * then may still come: a paused sender's counter stops too).
+ */
+static bool jitter_is_pause(const struct jitter *jb, uint64_t counter, uint64_t arrival_ms,
+			    uint64_t *resume)
+{
+	if (!jb->anchored || jb->pause_pending || !jb->have_next || !jb->have_last ||
+	    jb->count != 0 || counter <= jb->last_counter)
+		return false;
+	*resume = jb->started && jb->empty_pops > 0 ? jb->dry_next : jb->next;
+	if (counter < *resume || counter - *resume >= JITTER_SLOTS)
+		return false;
+	return (int64_t)arrival_ms > jitter_playout_ms(jb, counter);
+}
+
 int jitter_push(struct jitter *jb, uint64_t counter, const uint8_t *packet, size_t len,
 		uint64_t arrival_ms)
 {
 	struct jitter_slot *slot;
+	uint64_t resume = 0;
 	int64_t excess;
+	bool pause;
 
 	if (len == 0 || len > JITTER_MAX_PACKET)
 		return -EMSGSIZE;
 
-	if (jb->have_next) {
-		if (counter >= jb->next + JITTER_SLOTS ||
-		    (counter < jb->next && jb->next - counter > JITTER_JUMP_BACK)) {
-			/* The sender restarted its counter: start over, keeping the target. */
-			jitter_clear(jb);
-			jb->stats.resets++;
-		} else if (counter < jb->next &&
-			   (jb->have_played || jb->highest - counter >= JITTER_SLOTS)) {
-			/* Its frame is gone; the delay it had still tells about jitter. */
-			jitter_measure(jb, counter, arrival_ms);
-			jb->stats.late++;
-			return -ETIME;
-		}
+	if (jb->have_next && (counter >= jb->next + JITTER_SLOTS ||
+			      (counter < jb->next && jb->next - counter > JITTER_JUMP_BACK))) {
+		/* The sender restarted its counter: start over, keeping the target. */
+		jitter_clear(jb);
+		jb->stats.resets++;
 	}
 	if (jitter_find(jb, counter) != NULL) {
 		jb->stats.duplicates++;
 		return -EEXIST;
 	}
+	jitter_settle_pause(jb, counter, arrival_ms);
 
 	/*
-	 * Arrivals much further apart than their counters explain mean that the sender
-	 * stopped sending (muted) rather than that the network held its packets: the
-	 * old transit times no longer describe this stream.
+	 * Arrivals much further apart than their counters explain, on an idle buffer,
+	 * mean that the sender stopped sending (muted) for long: the old transit times
+	 * may no longer describe this stream (a new route, say). Start measuring anew.
 	 */
-	if (jb->have_last && counter > jb->last_counter) {
+	if (jb->have_last && counter > jb->last_counter && !jb->started &&
+	    (!jb->have_next || counter >= jb->next)) {
 		excess = (int64_t)(arrival_ms - jb->last_arrival) -
 			 (int64_t)(counter - jb->last_counter) * jb->frame_ms;
-		if (excess > JITTER_PAUSE_MS && !jb->started)
+		if (excess > JITTER_PAUSE_MS)
 			jitter_unanchor(jb);
 	}
+
+	/*
+	 * A shorter pause leaves a hole in the arrivals that the counters do not show:
+	 * on the old clock, every packet after it would be late by the hole's length,
+	 * and dropped until the history forgot the old stream. Instead, the first packet
+	 * after it is played one target delay after it came, and the clock follows.
+	 */
+	pause = jitter_is_pause(jb, counter, arrival_ms, &resume);
+	if (!pause && jb->have_next && counter < jb->next &&
+	    (jb->have_played || jb->highest - counter >= JITTER_SLOTS)) {
+		/* Its frame is gone; the delay it had still tells about jitter. */
+		jitter_measure(jb, counter, arrival_ms);
+		jb->stats.late++;
+		return -ETIME;
+	}
+
 	jb->have_last = true;
 	jb->last_counter = counter;
 	jb->last_arrival = arrival_ms;
-	jitter_measure(jb, counter, arrival_ms);
+	if (pause) {
+		jb->pause_pending = true;
+		jb->pause_counter = counter;
+		jb->pause_arrival = arrival_ms;
+		jb->pause_shift = jitter_transit(jb, counter, arrival_ms) - jb->transit_min;
+		jb->pause_pos = jb->history_pos;
+		jb->pause_measured = jb->measured;
+		jb->started = false;
+		jb->empty_pops = 0;
+		jb->next = resume;
+		jitter_record(jb, jb->transit_min);
+		jb->measured++;
+		jitter_update_target(jb);
+	} else {
+		jitter_measure(jb, counter, arrival_ms);
+	}
 
 	if (!jb->have_next) {
 		jb->have_next = true;
@@ -268,13 +400,6 @@ int jitter_push(struct jitter *jb, uint64_t counter, const uint8_t *packet, size
 	jb->count++;
 	jb->stats.received++;
 	return 0;
-}
-
-/* When frame counter is due, on the arrival clock. */
-static int64_t jitter_playout_ms(const struct jitter *jb, uint64_t counter)
-{
-	return jb->transit_min + (int64_t)(counter - jb->anchor_counter) * jb->frame_ms +
-	       (int64_t)jb->target_frames * jb->frame_ms;
 }
 
 /* The lowest buffered counter; only called with count > 0. */
@@ -391,6 +516,16 @@ void jitter_pop(struct jitter *jb, uint64_t now_ms, struct jitter_frame *out)
 unsigned jitter_target_frames(const struct jitter *jb)
 {
 	return jb->target_frames;
+}
+
+size_t jitter_history(const struct jitter *jb, int64_t *transits, size_t max)
+{
+	size_t n = jb->history_len < max ? jb->history_len : max;
+	size_t first = jb->history_len < JITTER_HISTORY ? 0 : jb->history_pos;
+
+	for (size_t i = 0; i < n; i++)
+		transits[i] = jb->history[(first + jb->history_len - n + i) % JITTER_HISTORY];
+	return n;
 }
 
 size_t jitter_buffered(const struct jitter *jb)

@@ -22,8 +22,16 @@
  * Packets more than JITTER_SLOTS ahead of the playout point, or far behind it, mean
  * the sender's counter jumped (it restarted): the buffer resets and starts over.
  * When the sender pauses (it stops sending while muted, and its counter stops too),
- * the buffer runs dry, goes idle after JITTER_IDLE_POPS concealed frames, and
- * re-anchors its clock when the sender comes back.
+ * the buffer runs dry and, after JITTER_IDLE_POPS concealed frames, goes idle. The
+ * sender's next packet then comes later than its counter says, by the pause's
+ * length: when it comes, in order, on a dry buffer and too late for its turn, the
+ * buffer takes it back from the frames concealed meanwhile, plays it one target
+ * delay after it came, and moves its clock by as much, keeping the jitter measured
+ * so far. The packet after it decides: at the sender's pace behind it, the pause is
+ * confirmed (stats.pauses); in a burst right behind it, the network had held the
+ * stream rather than the sender paused, and the clock goes back (the buffer then
+ * catches up by skipping, as when the delay falls). After a pause longer than
+ * JITTER_PAUSE_MS, the buffer forgets its measurements and starts them anew.
  *
  * Errors as in util.h. A jitter buffer belongs to one thread (the media thread);
  * nothing here is for the real-time audio callback, and nothing allocates after
@@ -48,7 +56,10 @@
 #define JITTER_MIN_HISTORY 16
 /* Concealed frames in a row on an empty buffer before the speaker counts as silent. */
 #define JITTER_IDLE_POPS 10
-/* A gap in arrivals this much longer than the counters explain is a sender pause. */
+/*
+ * A sender pause this long (arrivals this much further apart than the counters say)
+ * makes the buffer forget its transit measurements: the route may have changed.
+ */
 #define JITTER_PAUSE_MS 1000
 
 enum jitter_action {
@@ -80,6 +91,7 @@ struct jitter_stats {
 	uint64_t concealed; /* JITTER_CONCEAL results, stretches included */
 	uint64_t stretched; /* extra frames concealed to raise the delay */
 	uint64_t skipped; /* frames skipped to lower the delay */
+	uint64_t pauses; /* sender pauses the clock was moved past */
 };
 
 struct jitter;
@@ -113,6 +125,13 @@ void jitter_pop(struct jitter *jb, uint64_t now_ms, struct jitter_frame *out);
 
 /* The current target delay in frames. */
 unsigned jitter_target_frames(const struct jitter *jb);
+
+/*
+ * Copies the last transits measured (at most max, up to JITTER_HISTORY), oldest
+ * first, in milliseconds on the buffer's clock, into transits; returns how many.
+ * For tests and diagnostics.
+ */
+size_t jitter_history(const struct jitter *jb, int64_t *transits, size_t max);
 
 /* Packets buffered now. */
 size_t jitter_buffered(const struct jitter *jb);

@@ -545,9 +545,8 @@ static void media_handshake_cancel(struct media *m)
 /*
  * Our hop session broke (or a new join ticket replaces it): every speaker's stream
  * has a hole from our side. Forget their playback state, so that each starts
- * afresh at its next frame. Kept, a jitter buffer would measure the frames after a
- * hole shorter than JITTER_PAUSE_MS as late by the hole's length and drop them
- * until its transit history forgets the old stream (128 frames, 2.6 s of silence).
+ * afresh at its next frame. (A kept jitter buffer would mostly cope too, taking the
+ * hole for a sender pause, but its clock and measures date from before the hole.)
  */
 static void media_speakers_restart(struct media *m)
 {

@@ -1,6 +1,9 @@
 /*
  * media.c - the media thread: one poll() loop over the relay socket, the command
- * queue, a timerfd frame clock and (when waiting for a pipe) the capture descriptor.
+ * queue and (when waiting for a pipe) the capture descriptor, with the frame clock as
+ * its timeout. Once the hop session is up, the socket is drained on each frame tick
+ * instead of being polled (media_receive), with the kernel's arrival time of every
+ * datagram.
  *
  * Everything below the public functions runs on the media thread only, so nothing
  * is locked: the control thread's calls become messages on a queue (copies of their
@@ -8,11 +11,12 @@
  * updated with relaxed atomics so that media_get_stats() may read them anywhere.
  *
  * Choices this file makes:
- * - The frame clock is an absolute periodic timerfd, so it does not drift; when the
- *   thread falls behind, it processes up to MEDIA_MAX_CATCHUP missed ticks at once
- *   and drops the rest. Each tick has a scheduled time on the "media clock" (the
- *   monotonic clock, sped up by clock_speed in tests); jitter buffers, keys and
- *   speaking detection run on that clock, the hop session on the real one.
+ * - The frame clock is the poll's timeout to each tick's absolute time, so it does
+ *   not drift; when the thread falls behind, it processes up to MEDIA_MAX_CATCHUP
+ *   missed ticks at once and drops the rest. Each tick has a scheduled time on the
+ *   "media clock" (the monotonic clock, sped up by clock_speed in tests); jitter
+ *   buffers, keys and speaking detection run on that clock, the hop session on the
+ *   real one.
  * - Our SFrame counter keeps growing across key changes (each generation has a new
  *   KID, so no (key, CTR) pair repeats), so that a listener's jitter buffer, keyed
  *   by the CTR, sees one continuous stream per speaker.
@@ -45,7 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -97,7 +101,13 @@
 /* Frames under a key we do not hold yet, kept for the box on its way (media clock). */
 #define MEDIA_MAX_HELD_FRAMES 128
 #define MEDIA_HELD_MAX_MS 3000
-#define MEDIA_RECV_BATCH 64
+/*
+ * Datagrams per recvmmsg() call, and calls per drain: a drain takes at most
+ * MEDIA_RECV_BATCH * MEDIA_RECV_CALLS datagrams, and if the socket still holds more
+ * it is polled (a wake-up per datagram again) until a drain empties it.
+ */
+#define MEDIA_RECV_BATCH 16
+#define MEDIA_RECV_CALLS 8
 /* Frames under an unknown downlink key before we redo the handshake (either bound). */
 #define MEDIA_DOWNLINK_MISS_MS 200
 #define MEDIA_DOWNLINK_MISS_FRAMES 20
@@ -186,6 +196,17 @@ struct media_held_frame {
 	uint8_t data[WIRE_MAX_DATAGRAM];
 };
 
+/* What one recvmmsg() call fills: datagrams and their kernel arrival times. */
+struct media_rx {
+	struct mmsghdr msgs[MEDIA_RECV_BATCH];
+	struct iovec iov[MEDIA_RECV_BATCH];
+	uint8_t buf[MEDIA_RECV_BATCH][WIRE_MAX_DATAGRAM + 1];
+	union {
+		struct cmsghdr align;
+		char space[CMSG_SPACE(sizeof(struct timespec))];
+	} control[MEDIA_RECV_BATCH];
+};
+
 struct media {
 	struct media_config config;
 	struct identity identity;
@@ -200,7 +221,6 @@ struct media {
 	struct media_stats stats;
 
 	/* Clocks: the media clock is 1000 + (now - base_ns) * speed, in ms. */
-	int timer_fd;
 	uint64_t base_ns;
 	uint64_t period_ns;
 	uint64_t tick_index;
@@ -268,6 +288,10 @@ struct media {
 
 	/* Hop session. */
 	enum media_conn conn;
+	struct media_rx rx;
+	/* The last drain stopped before the socket was empty: poll it until it is. */
+	bool rx_backlog;
+	uint64_t rx_floor_ns; /* monotonic: when the last drain began */
 	int fd;
 	struct hop_initiator init;
 	uint8_t init_msg[WIRE_HANDSHAKE_INIT_LEN];
@@ -348,10 +372,16 @@ static void media_emit_sealed(struct media *m, struct keys_sealed *sealed, size_
 
 /* ---- clocks ---- */
 
+/* The media clock in ms at monotonic time ns (not before base_ns). */
+static uint64_t media_clock_at_ms(const struct media *m, uint64_t ns)
+{
+	return 1000 + (ns - m->base_ns) * m->speed / 1000000u;
+}
+
 /* The media clock in ms: the monotonic clock, clock_speed times faster. */
 static uint64_t media_clock_ms(const struct media *m)
 {
-	return 1000 + (util_now_ns() - m->base_ns) * m->speed / 1000000u;
+	return media_clock_at_ms(m, util_now_ns());
 }
 
 /* The media-clock time at which tick index was due. */
@@ -360,19 +390,10 @@ static uint64_t media_tick_ms(const struct media *m, uint64_t index)
 	return 1000 + index * m->config.frame_ms;
 }
 
-static int media_timer_start(struct media *m)
+/* The monotonic time at which the next tick (tick_index + 1) is due. */
+static uint64_t media_next_tick_ns(const struct media *m)
 {
-	struct itimerspec its;
-	uint64_t first = m->base_ns + m->period_ns;
-
-	memset(&its, 0, sizeof(its));
-	its.it_value.tv_sec = (time_t)(first / 1000000000u);
-	its.it_value.tv_nsec = (long)(first % 1000000000u);
-	its.it_interval.tv_sec = (time_t)(m->period_ns / 1000000000u);
-	its.it_interval.tv_nsec = (long)(m->period_ns % 1000000000u);
-	if (timerfd_settime(m->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		return -errno;
-	return 0;
+	return m->base_ns + (m->tick_index + 1) * m->period_ns;
 }
 
 /* ---- members, gains, speakers ---- */
@@ -504,7 +525,16 @@ static int media_socket_open(struct media *m, char **error)
 		return ret;
 	}
 	freeaddrinfo(ai);
+	/*
+	 * The kernel's arrival time of each datagram: the socket is read once per frame
+	 * tick (media_receive), and the jitter estimate wants when a frame came, not
+	 * when we read it. Without it (it never fails on Linux) we use the read time.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){1}, sizeof(int)) < 0)
+		log_debug("media: SO_TIMESTAMPNS: %s", strerror(errno));
 	m->fd = fd;
+	m->rx_backlog = false;
+	m->rx_floor_ns = util_now_ns();
 	return 0;
 }
 
@@ -889,13 +919,12 @@ static void media_held_clear(struct media *m)
 }
 
 /* A DOWNLINK frame: open both layers and queue the Opus packet for its speaker. */
-static void media_handle_downlink(struct media *m, const struct wire_datagram *d)
+static void media_handle_downlink(struct media *m, const struct wire_datagram *d, uint64_t now)
 {
 	uint8_t frame[WIRE_MAX_DATAGRAM];
 	size_t frame_len;
 	struct sframe_header hdr;
 	uint32_t source;
-	uint64_t now;
 	int ret;
 
 	if (!m->has_downlink || d->key_index != m->downlink.key_index) {
@@ -912,7 +941,6 @@ static void media_handle_downlink(struct media *m, const struct wire_datagram *d
 		STAT_ADD(m, frames_undecryptable, 1);
 		return;
 	}
-	now = media_clock_ms(m);
 	memset(&hdr, 0, sizeof(hdr));
 	ret = media_open_frame(m, frame, frame_len, source, now, &hdr);
 	if (ret == -ENOKEY || ret == -EBADMSG) {
@@ -930,14 +958,100 @@ static void media_handle_downlink(struct media *m, const struct wire_datagram *d
 	}
 }
 
-static void media_receive(struct media *m)
+/*
+ * When msg's datagram arrived, in media-clock ms: its kernel timestamp (realtime),
+ * carried over to the monotonic clock through the pair of readings (mono_ns,
+ * real_ns) taken after it was read. It is kept between the start of the previous
+ * drain (it was not there yet, or that drain would have read it) and now, so a step
+ * of the realtime clock cannot move it further.
+ */
+static uint64_t media_arrival_ms(const struct media *m, const struct msghdr *msg,
+				 uint64_t mono_ns, uint64_t real_ns, uint64_t floor_ns)
 {
-	uint8_t buf[WIRE_MAX_DATAGRAM + 1];
+	uint64_t ns = mono_ns;
+
+	for (const struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL;
+	     c = CMSG_NXTHDR((struct msghdr *)msg, (struct cmsghdr *)c)) {
+		struct timespec ts;
+		uint64_t stamp;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS ||
+		    c->cmsg_len < CMSG_LEN(sizeof(ts)))
+			continue;
+		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+		stamp = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		if (stamp <= real_ns)
+			ns = real_ns - stamp < mono_ns - floor_ns ? mono_ns - (real_ns - stamp)
+								  : floor_ns;
+		break;
+	}
+	return media_clock_at_ms(m, ns);
+}
+
+/* One datagram read off the relay socket, which arrived at media-clock time now. */
+static void media_handle_datagram(struct media *m, const uint8_t *buf, size_t len, uint64_t now)
+{
 	struct wire_datagram d;
 
-	for (int i = 0; i < MEDIA_RECV_BATCH && m->fd >= 0; i++) {
-		ssize_t n = recv(m->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (m->conn == MEDIA_CONN_CLOSED || m->conn == MEDIA_CONN_IDLE ||
+	    wire_parse(buf, len, &d) < 0) {
+		STAT_ADD(m, datagrams_dropped, 1);
+		return;
+	}
+	switch (d.type) {
+	case WIRE_HANDSHAKE_RESP:
+		media_handle_resp(m, &d);
+		break;
+	case WIRE_TRANSPORT:
+		media_handle_transport(m, &d);
+		break;
+	case WIRE_DOWNLINK:
+		m->last_rx_ms = util_now_ms();
+		media_handle_downlink(m, &d, now);
+		break;
+	case WIRE_HANDSHAKE_INIT:
+	default:
+		STAT_ADD(m, datagrams_dropped, 1);
+		break;
+	}
+}
 
+/*
+ * Reads what the relay socket holds, MEDIA_RECV_BATCH datagrams per recvmmsg().
+ * Once the session is up this runs once per frame tick rather than on every
+ * datagram's arrival: one wake-up per tick whatever the number of speakers, the
+ * jitter buffers playing only on ticks anyway (the arrival times are the kernel's).
+ * A drain that leaves datagrams behind sets rx_backlog, and the socket is polled.
+ */
+static void media_receive(struct media *m)
+{
+	struct media_rx *rx = &m->rx;
+	uint64_t floor_ns = m->rx_floor_ns;
+	int fd = m->fd;
+
+	m->rx_floor_ns = util_now_ns();
+	m->rx_backlog = false;
+	for (int calls = 0; m->fd >= 0 && m->fd == fd; calls++) {
+		struct timespec real;
+		uint64_t mono_ns, real_ns;
+		int n;
+
+		if (calls == MEDIA_RECV_CALLS) {
+			m->rx_backlog = true;
+			return;
+		}
+		for (int i = 0; i < MEDIA_RECV_BATCH; i++) {
+			rx->iov[i] = (struct iovec){.iov_base = rx->buf[i],
+						    .iov_len = sizeof(rx->buf[i])};
+			rx->msgs[i].msg_hdr = (struct msghdr){
+				.msg_iov = &rx->iov[i],
+				.msg_iovlen = 1,
+				.msg_control = rx->control[i].space,
+				.msg_controllen = sizeof(rx->control[i].space),
+			};
+			rx->msgs[i].msg_len = 0;
+		}
+		n = recvmmsg(fd, rx->msgs, MEDIA_RECV_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			/* ECONNREFUSED: an ICMP error from a relay that is not (yet) there. */
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
@@ -957,27 +1071,23 @@ static void media_receive(struct media *m)
 				continue;
 			return;
 		}
-		if (m->conn == MEDIA_CONN_CLOSED || m->conn == MEDIA_CONN_IDLE ||
-		    wire_parse(buf, (size_t)n, &d) < 0) {
-			STAT_ADD(m, datagrams_dropped, 1);
-			continue;
+		mono_ns = util_now_ns();
+		clock_gettime(CLOCK_REALTIME, &real);
+		real_ns = (uint64_t)real.tv_sec * 1000000000u + (uint64_t)real.tv_nsec;
+		for (int i = 0; i < n; i++) {
+			const struct msghdr *msg = &rx->msgs[i].msg_hdr;
+
+			/* A datagram handled before may have closed the socket. */
+			if (m->fd != fd || (msg->msg_flags & MSG_TRUNC)) {
+				STAT_ADD(m, datagrams_dropped, 1);
+				continue;
+			}
+			media_handle_datagram(
+				m, rx->buf[i], rx->msgs[i].msg_len,
+				media_arrival_ms(m, msg, mono_ns, real_ns, floor_ns));
 		}
-		switch (d.type) {
-		case WIRE_HANDSHAKE_RESP:
-			media_handle_resp(m, &d);
-			break;
-		case WIRE_TRANSPORT:
-			media_handle_transport(m, &d);
-			break;
-		case WIRE_DOWNLINK:
-			m->last_rx_ms = util_now_ms();
-			media_handle_downlink(m, &d);
-			break;
-		case WIRE_HANDSHAKE_INIT:
-		default:
-			STAT_ADD(m, datagrams_dropped, 1);
-			break;
-		}
+		if (n < MEDIA_RECV_BATCH)
+			return;
 	}
 }
 
@@ -1912,13 +2022,16 @@ static void media_tick(struct media *m)
 	}
 }
 
-static void media_timer_fired(struct media *m)
+/* Runs the ticks that are due by now, if any, after draining the relay socket. */
+static void media_ticks_due(struct media *m)
 {
-	uint64_t expirations = 0;
-	ssize_t n = read(m->timer_fd, &expirations, sizeof(expirations));
+	uint64_t now = util_now_ns(), expirations;
 
-	if (n != (ssize_t)sizeof(expirations) || expirations == 0)
+	if (now < media_next_tick_ns(m))
 		return;
+	expirations = (now - m->base_ns) / m->period_ns - m->tick_index;
+	if (m->fd >= 0)
+		media_receive(m);
 	if (expirations > MEDIA_MAX_CATCHUP) {
 		log_debug("media: %llu frame ticks late, skipping",
 			  (unsigned long long)(expirations - MEDIA_MAX_CATCHUP));
@@ -1937,13 +2050,21 @@ static void *media_thread(void *arg)
 	bool running = true;
 
 	while (running) {
-		struct pollfd pfds[4];
+		struct pollfd pfds[3];
 		nfds_t n = 0;
 		int sock = -1, capture = -1;
+		uint64_t now = util_now_ns(), next = media_next_tick_ns(m);
+		uint64_t wait_ns = next > now ? next - now : 0;
+		struct timespec timeout = {.tv_sec = (time_t)(wait_ns / 1000000000u),
+					   .tv_nsec = (long)(wait_ns % 1000000000u)};
 
 		pfds[n++] = (struct pollfd){.fd = queue_fd(m->commands), .events = POLLIN};
-		pfds[n++] = (struct pollfd){.fd = m->timer_fd, .events = POLLIN};
-		if (m->fd >= 0) {
+		/*
+		 * Once the session is up, the socket is read on each tick (media_ticks_due)
+		 * rather than woken for: a datagram waits at most a tick, which is when the
+		 * jitter buffers would play it anyway, and hop control can wait that long.
+		 */
+		if (m->fd >= 0 && (m->conn != MEDIA_CONN_UP || m->rx_backlog)) {
 			sock = (int)n;
 			pfds[n++] = (struct pollfd){.fd = m->fd, .events = POLLIN};
 		}
@@ -1953,7 +2074,12 @@ static void *media_thread(void *arg)
 									  : m->capture_info.poll_fd,
 						    .events = POLLIN};
 		}
-		if (poll(pfds, n, -1) < 0) {
+		/*
+		 * The frame clock is this timeout to the next tick's absolute time (a
+		 * timerfd would cost a read() per tick): ticks do not drift, and a late
+		 * wake-up runs the ticks it missed.
+		 */
+		if (ppoll(pfds, n, &timeout, NULL) < 0) {
 			if (errno != EINTR)
 				log_error(_("media: poll: %s"), strerror(errno));
 			continue;
@@ -1962,8 +2088,8 @@ static void *media_thread(void *arg)
 			media_receive(m);
 		if (pfds[0].revents != 0)
 			running = media_run_commands(m);
-		if (pfds[1].revents != 0)
-			media_timer_fired(m);
+		if (running)
+			media_ticks_due(m);
 		if (capture >= 0 && pfds[capture].revents != 0)
 			media_capture_tick(m, media_tick_ms(m, m->tick_index));
 	}
@@ -2011,8 +2137,6 @@ static void media_free_resources(struct media *m)
 	free(m->mix_pcm);
 	free(m->decode_pcm);
 	media_socket_close(m);
-	if (m->timer_fd >= 0)
-		close(m->timer_fd);
 	if (m->commands != NULL)
 		queue_free(m->commands, media_cmd_free_message);
 	free((char *)m->config.capture_device);
@@ -2042,7 +2166,6 @@ int media_new(const struct media_config *config, struct queue *events, struct me
 	}
 	m = xcalloc(1, sizeof(*m));
 	m->fd = -1;
-	m->timer_fd = -1;
 	m->config = *config;
 	m->config.capture_device = config->capture_device ? xstrdup(config->capture_device) : NULL;
 	m->config.playback_device =
@@ -2077,8 +2200,7 @@ int media_new(const struct media_config *config, struct queue *events, struct me
 	}
 	m->peers = keys_peers_new(&m->identity, m->config.user_id);
 	m->commands = queue_new();
-	m->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (m->peers == NULL || m->commands == NULL || m->timer_fd < 0) {
+	if (m->peers == NULL || m->commands == NULL) {
 		ret = m->peers == NULL ? -EIO : -errno;
 		*error = xasprintf(_("cannot start the media engine: %s"), strerror(-ret));
 		goto fail;
@@ -2140,9 +2262,6 @@ int media_start(struct media *m)
 		return -EALREADY;
 	m->base_ns = util_now_ns();
 	m->period_ns = (uint64_t)m->config.frame_ms * 1000000u / m->speed;
-	ret = media_timer_start(m);
-	if (ret < 0)
-		return ret;
 	ret = pthread_create(&m->thread, NULL, media_thread, m);
 	if (ret != 0)
 		return -ret;

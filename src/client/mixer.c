@@ -16,6 +16,11 @@
  * minimum, and an empty queue means that every gain in the window is 1 (t[n] <= 1
  * always). The minimum is exact, so the output is the same as a search of the whole
  * window's.
+ *
+ * Most of the time nothing comes near the ceiling and the limiter is idle: the queue
+ * is empty and the last L eased gains r[] were exactly 1, so g[n] = 1 and the output
+ * is the delayed input. While a sample within the ceiling keeps it so, mixer_limit
+ * takes a short path that only moves the delay line (the same output, bit for bit).
  */
 #include "config.h"
 
@@ -45,6 +50,8 @@ struct mixer {
 	size_t eased_pos;
 	double last_eased; /* r[n - 1] */
 	double eased_sum;
+	/* How many r[] in a row, up to r[n - 1], were exactly 1 (counted up to L). */
+	size_t unity_run;
 	float gain; /* g[n] */
 };
 
@@ -63,6 +70,7 @@ struct mixer *mixer_new(unsigned sample_rate)
 	for (i = 0; i < mixer->lookahead; i++)
 		mixer->eased[i] = 1.0;
 	mixer->last_eased = 1.0;
+	mixer->unity_run = mixer->lookahead;
 	mixer->gain = 1.0f;
 	return mixer;
 }
@@ -138,6 +146,21 @@ static float mixer_limit(struct mixer *mixer, float x)
 	/* After the step, pos holds the oldest sample, x[n - L]. */
 	out = mixer->delay[mixer->pos];
 
+	/*
+	 * Idle (see the top): t[n] = 1 joins an empty queue, so h[n] = 1; r[n - 1] = 1
+	 * gives r[n] = 1; the mean of L ones is 1 when their running sum is exactly L
+	 * (it may be off by rounding until mixer_resum, and then the long path runs).
+	 * Only the positions move.
+	 */
+	if (magnitude <= MIXER_CEILING && mixer->low_count == 0 && mixer->last_eased == 1.0 &&
+	    mixer->unity_run >= mixer->lookahead && mixer->eased_sum == (double)mixer->lookahead) {
+		mixer->sample++;
+		if (mixer->lookahead > 0 && ++mixer->eased_pos == mixer->lookahead)
+			mixer->eased_pos = 0;
+		mixer->gain = 1.0f;
+		return out;
+	}
+
 	held = mixer_hold(mixer, magnitude > MIXER_CEILING ? MIXER_CEILING / magnitude : 1.0f);
 	mixer->sample++;
 
@@ -153,6 +176,10 @@ static float mixer_limit(struct mixer *mixer, float x)
 			eased = held;
 	}
 	mixer->last_eased = eased;
+	if (eased != 1.0)
+		mixer->unity_run = 0;
+	else if (mixer->unity_run < mixer->lookahead)
+		mixer->unity_run++;
 
 	if (mixer->lookahead == 0) {
 		mixer->gain = (float)eased;

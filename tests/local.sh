@@ -35,10 +35,17 @@ wait_exit local
 [ -z "$(strays)" ] || fail "processes left behind: $(strays | xargs ps -o pid,args -p)"
 ok "/quit stops the demo bot and salond: nothing is left running"
 
+for log in local-salond.log demo-bot.log; do
+	[ -f "$TMP/local/state/salon/$log" ] || fail "no $log in the XDG state directory"
+	! grep -q ': debug: ' "$TMP/local/state/salon/$log" ||
+		fail "$log has debug lines though salon was not asked for them"
+done
+ok "salond and the demo bot log to the XDG state directory, at warnings by default"
+
 # Again, on the same database: the demo room is found or made again, and SIGTERM
-# stops everything as /quit does.
+# stops everything as /quit does; -vv is passed down to salond and the demo bot.
 cp -R "$TMP/local/." "$TMP/again/" 2>/dev/null || { mkdir -p "$TMP/again"; cp -R "$TMP/local/." "$TMP/again/"; }
-client_start again 4 --local --input null --output null
+client_start again 4 --local -vv --input null --output null
 expect_line again 'You joined "Demo"'
 eval "pid=\$PID_again"
 kill -TERM "$pid"
@@ -46,5 +53,11 @@ wait_exit again
 [ "$STATUS" -eq 0 ] || fail "salon --local exited with $STATUS after SIGTERM"
 [ -z "$(strays)" ] || fail "processes left behind: $(strays | xargs ps -o pid,args -p)"
 ok "a second start reuses the database; SIGTERM stops everything cleanly"
+
+grep -q '^[-0-9T:.]*Z salond: debug: ' "$TMP/again/state/salon/local-salond.log" ||
+	fail "salon --local -vv: no debug line in local-salond.log"
+grep -q '^[-0-9T:.]*Z salon: debug: ' "$TMP/again/state/salon/demo-bot.log" ||
+	fail "salon --local -vv: no debug line in demo-bot.log"
+ok "salon --local -vv logs salond and the demo bot at debug level too"
 
 echo "local.sh: $CHECKS checks passed"

@@ -148,6 +148,22 @@ static void local_server_end(pid_t pid, const char *what)
  * signals, standard input from in_fd (or /dev/null), output to out_fd, errors to
  * err_fd. Never returns on failure.
  */
+/*
+ * The option that gives a child (salond or the demo bot, both at warnings by
+ * default) salon's own log level, so that `salon --local -v` logs as much in their
+ * log files as on its own; "-q" when salon is quiet.
+ */
+static const char *local_server_verbosity(void)
+{
+	switch (log_get_level()) {
+	case LOG_LEVEL_ERROR: return "-q";
+	case LOG_LEVEL_INFO: return "-v";
+	case LOG_LEVEL_DEBUG: return "-vv";
+	case LOG_LEVEL_WARN:
+	default: return NULL;
+	}
+}
+
 static void local_server_child_setup(pid_t parent, int in_fd, int out_fd, int err_fd)
 {
 	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -272,9 +288,13 @@ int local_server_start(struct local_server **out, char **error)
 		goto fail;
 	}
 	if (server->salond_pid == 0) {
+		const char *argv[] = {
+			salond, "--listen", "127.0.0.1:0", "--relay", "127.0.0.1:0", "--db", db,
+			"--port-file", server->port_file, local_server_verbosity(), NULL,
+		};
+
 		local_server_child_setup(parent, -1, log_fd, log_fd);
-		execlp(salond, salond, "--listen", "127.0.0.1:0", "--relay", "127.0.0.1:0",
-		       "--db", db, "--port-file", server->port_file, (char *)NULL);
+		execvp(salond, (char *const *)argv);
 		/* salon has no other thread yet (main.c): gettext is safe after fork. */
 		dprintf(STDERR_FILENO, _("salon: cannot run %s: %s\n"), salond, strerror(errno));
 		_exit(127);
@@ -496,12 +516,21 @@ static int local_server_spawn_bot(struct local_server *server, char **error)
 	server->bot_pid = fork();
 	if (server->bot_pid == 0) {
 		local_server_child_setup(parent, in_pipe[0], out_pipe[1], log_fd);
-		const char *argv[] = {
+		const char *argv[20] = {
 			self, "--bot", "--config", "/dev/null", "--server", server->url,
 			"--identity", identity, "--name", "demo-bot", "--input", "null",
 			"--output", "null", "--loop",
-			clip != NULL ? "--play" : "--listen-only", clip, NULL,
 		};
+		size_t argc = 15;
+
+		if (local_server_verbosity() != NULL)
+			argv[argc++] = local_server_verbosity();
+		if (clip != NULL) {
+			argv[argc++] = "--play";
+			argv[argc++] = clip;
+		} else {
+			argv[argc++] = "--listen-only";
+		}
 
 		execv(self, (char *const *)argv);
 		dprintf(STDERR_FILENO, _("salon: cannot run %s: %s\n"), self, strerror(errno));

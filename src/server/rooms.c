@@ -74,6 +74,27 @@ static int rooms_load_self(struct api_request *req, struct store_room *room,
 	return ret == -ENOENT && room->id != 0 ? -EACCES : ret;
 }
 
+/*
+ * Opens the request's transaction and loads its room and the actor's membership;
+ * returns what rooms_load_self returns, or store_begin's error.
+ */
+static int rooms_begin_self(struct api_request *req, struct store_room *room,
+			    struct store_member *self)
+{
+	int ret = store_begin(req->api->store);
+
+	return ret == 0 ? rooms_load_self(req, room, self) : ret;
+}
+
+/*
+ * Commits the request's transaction when everything before succeeded (ret is 0).
+ * Returns the first error; the caller answers it with rooms_fail, which rolls back.
+ */
+static int rooms_commit(struct api *api, int ret)
+{
+	return ret == 0 ? store_commit(api->store) : ret;
+}
+
 static json_t *rooms_event(const char *type, uint64_t room_id)
 {
 	return json_pack("{s:s, s:I}", "type", type, "room_id", (json_int_t)room_id);
@@ -89,6 +110,19 @@ static int rooms_publish_member(struct api *api, const struct store_member *memb
 	ret = api_publish_room(api, member->room_id, false, 0, event);
 	json_decref(event);
 	return ret;
+}
+
+/*
+ * Writes a changed member back, tells everyone and commits: the common end of the
+ * handlers that change a member. Returns 0 or the first error.
+ */
+static int rooms_save_member(struct api *api, const struct store_member *member)
+{
+	int ret = store_member_update(api->store, member);
+
+	if (ret == 0)
+		ret = rooms_publish_member(api, member);
+	return rooms_commit(api, ret);
 }
 
 static bool rooms_may_speak(const struct store_member *member)
@@ -178,8 +212,7 @@ enum MHD_Result rooms_create(struct api_request *req)
 				       room.created, &host);
 	if (ret == 0)
 		ret = store_room_get(api->store, room.id, &room);
-	if (ret == 0)
-		ret = store_commit(api->store);
+	ret = rooms_commit(api, ret);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	log_info(_("room %" PRIu64 " created by user %" PRIu64), room.id, req->user_id);
@@ -244,8 +277,7 @@ enum MHD_Result rooms_end(struct api_request *req)
 	if (room.host_id != req->user_id)
 		return rooms_forbidden(req, _("Only the host can end the room."));
 	ret = rooms_end_locked(api, room.id);
-	if (ret == 0)
-		ret = store_commit(api->store);
+	ret = rooms_commit(api, ret);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	if (api->relay != NULL)
@@ -294,8 +326,7 @@ enum MHD_Result rooms_join(struct api_request *req)
 			json_decref(event);
 		}
 	}
-	if (ret == 0)
-		ret = store_commit(api->store);
+	ret = rooms_commit(api, ret);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	if (is_new)
@@ -345,10 +376,8 @@ enum MHD_Result rooms_leave(struct api_request *req)
 	struct api *api = req->api;
 	struct store_room room;
 	struct store_member self;
-	int ret = store_begin(api->store);
+	int ret = rooms_begin_self(req, &room, &self);
 
-	if (ret == 0)
-		ret = rooms_load_self(req, &room, &self);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	/* The room does not outlive its host's presence: the host leaving ends it. */
@@ -356,8 +385,7 @@ enum MHD_Result rooms_leave(struct api_request *req)
 		ret = rooms_end_locked(api, room.id);
 	else
 		ret = rooms_drop_member(api, &self, "left", false);
-	if (ret == 0)
-		ret = store_commit(api->store);
+	ret = rooms_commit(api, ret);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	if (self.role == STORE_ROLE_HOST) {
@@ -410,11 +438,14 @@ static bool rooms_is_moderator(const struct store_member *member)
 	return member->role == STORE_ROLE_HOST || member->role == STORE_ROLE_MODERATOR;
 }
 
-/* Loads the acting member and the target member (ids[1]) of the request's room. */
-static int rooms_load_pair(struct api_request *req, struct store_room *room,
-			   struct store_member *self, struct store_member *target)
+/*
+ * Opens the request's transaction and loads the acting member and the target member
+ * (ids[1]) of the request's room; -ESRCH when the target is not a member.
+ */
+static int rooms_begin_pair(struct api_request *req, struct store_room *room,
+			    struct store_member *self, struct store_member *target)
 {
-	int ret = rooms_load_self(req, room, self);
+	int ret = rooms_begin_self(req, room, self);
 
 	if (ret == 0)
 		ret = store_member_get(req->api->store, room->id, req->ids[1], target);
@@ -434,9 +465,7 @@ enum MHD_Result rooms_set_role(struct api_request *req)
 	if (field_string(req->json, "role", 16, &role_name) < 0 ||
 	    store_role_parse(role_name, &role) < 0 || role == STORE_ROLE_HOST)
 		return api_bad_field(req, "role");
-	ret = store_begin(api->store);
-	if (ret == 0)
-		ret = rooms_load_pair(req, &room, &self, &target);
+	ret = rooms_begin_pair(req, &room, &self, &target);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	if (target.role == STORE_ROLE_HOST)
@@ -463,11 +492,7 @@ enum MHD_Result rooms_set_role(struct api_request *req)
 		target.hand_raised = false;
 	else
 		target.muted = false;
-	ret = store_member_update(api->store, &target);
-	if (ret == 0)
-		ret = rooms_publish_member(api, &target);
-	if (ret == 0)
-		ret = store_commit(api->store);
+	ret = rooms_save_member(api, &target);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	rooms_relay_speaker(api, &target);
@@ -486,9 +511,7 @@ enum MHD_Result rooms_set_mute(struct api_request *req)
 
 	if (field_bool(req->json, "muted", &muted) < 0)
 		return api_bad_field(req, "muted");
-	ret = store_begin(api->store);
-	if (ret == 0)
-		ret = rooms_load_pair(req, &room, &self, &target);
+	ret = rooms_begin_pair(req, &room, &self, &target);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	if (!rooms_is_moderator(&self))
@@ -501,11 +524,7 @@ enum MHD_Result rooms_set_mute(struct api_request *req)
 				 _("Only members on stage can be muted."));
 	}
 	target.muted = muted;
-	ret = store_member_update(api->store, &target);
-	if (ret == 0)
-		ret = rooms_publish_member(api, &target);
-	if (ret == 0)
-		ret = store_commit(api->store);
+	ret = rooms_save_member(api, &target);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	rooms_relay_speaker(api, &target);
@@ -517,10 +536,8 @@ enum MHD_Result rooms_remove(struct api_request *req)
 	struct api *api = req->api;
 	struct store_room room;
 	struct store_member self, target;
-	int ret = store_begin(api->store);
+	int ret = rooms_begin_pair(req, &room, &self, &target);
 
-	if (ret == 0)
-		ret = rooms_load_pair(req, &room, &self, &target);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	if (!rooms_is_moderator(&self))
@@ -529,8 +546,7 @@ enum MHD_Result rooms_remove(struct api_request *req)
 	    (target.role == STORE_ROLE_MODERATOR && self.role != STORE_ROLE_HOST))
 		return rooms_forbidden(req, _("You cannot remove this member."));
 	ret = rooms_drop_member(api, &target, "removed", true);
-	if (ret == 0)
-		ret = store_commit(api->store);
+	ret = rooms_commit(api, ret);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	if (api->relay != NULL)
@@ -553,9 +569,7 @@ static enum MHD_Result rooms_set_own_flag(struct api_request *req, const char *f
 
 	if (field_bool(req->json, field, &value) < 0)
 		return api_bad_field(req, field);
-	ret = store_begin(api->store);
-	if (ret == 0)
-		ret = rooms_load_self(req, &room, &self);
+	ret = rooms_begin_self(req, &room, &self);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	flag = is_hand ? &self.hand_raised : &self.recording;
@@ -564,11 +578,7 @@ static enum MHD_Result rooms_set_own_flag(struct api_request *req, const char *f
 		return api_reply(req, MHD_HTTP_OK, api_member_json(&self));
 	}
 	*flag = value;
-	ret = store_member_update(api->store, &self);
-	if (ret == 0)
-		ret = rooms_publish_member(api, &self);
-	if (ret == 0)
-		ret = store_commit(api->store);
+	ret = rooms_save_member(api, &self);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	return api_reply(req, MHD_HTTP_OK, api_member_json(&self));
@@ -618,9 +628,7 @@ enum MHD_Result rooms_keys(struct api_request *req)
 		    base64_decode_any(box, sizeof(box), text, &box_len) < 0 || box_len == 0)
 			return api_bad_field(req, "boxes");
 	}
-	ret = store_begin(api->store);
-	if (ret == 0)
-		ret = rooms_load_self(req, &room, &self);
+	ret = rooms_begin_self(req, &room, &self);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	if (!store_role_on_stage(self.role))
@@ -648,8 +656,7 @@ enum MHD_Result rooms_keys(struct api_request *req)
 			break;
 		delivered++;
 	}
-	if (ret == 0)
-		ret = store_commit(api->store);
+	ret = rooms_commit(api, ret);
 	if (ret < 0) {
 		json_decref(skipped);
 		return rooms_fail(req, ret, "room_not_found");
@@ -669,9 +676,7 @@ enum MHD_Result rooms_chat(struct api_request *req)
 
 	if (field_text(req->json, "text", 1, API_CHAT_MAX, &text) < 0)
 		return api_bad_field(req, "text");
-	ret = store_begin(api->store);
-	if (ret == 0)
-		ret = rooms_load_self(req, &room, &self);
+	ret = rooms_begin_self(req, &room, &self);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	event = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:I}", "type", "chat", "room_id",
@@ -680,8 +685,7 @@ enum MHD_Result rooms_chat(struct api_request *req)
 			  (json_int_t)time(NULL));
 	ret = api_publish_room(api, room.id, false, 0, event);
 	json_decref(event);
-	if (ret == 0)
-		ret = store_commit(api->store);
+	ret = rooms_commit(api, ret);
 	if (ret < 0)
 		return rooms_fail(req, ret, "room_not_found");
 	return api_reply(req, MHD_HTTP_NO_CONTENT, NULL);

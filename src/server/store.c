@@ -197,6 +197,29 @@ static sqlite3_stmt *store_stmt(struct store *store, const char *sql)
 	return stmt;
 }
 
+/*
+ * The cached statement for sql, as store_stmt gives it, with parameters 1 to count
+ * bound to the integers in values (borrowed); NULL on error. Most statements here
+ * take integers only: STORE_INTS below spells values and count for them.
+ */
+static sqlite3_stmt *store_stmt_ints(struct store *store, const char *sql,
+				     const sqlite3_int64 *values, size_t count)
+{
+	sqlite3_stmt *stmt = store_stmt(store, sql);
+
+	for (size_t i = 0; stmt != NULL && i < count; i++)
+		sqlite3_bind_int64(stmt, (int)i + 1, values[i]);
+	return stmt;
+}
+
+/*
+ * The values and count arguments of the *_ints helpers for a list of integers:
+ * store_run_ints(store, sql, what, STORE_INTS(room_id, user_id)) binds ?1 and ?2.
+ */
+#define STORE_INTS(...)                                                                    \
+	(const sqlite3_int64[]){ __VA_ARGS__ },                                             \
+		ARRAY_SIZE(((const sqlite3_int64[]){ __VA_ARGS__ }))
+
 /* Runs a statement that returns no rows. */
 static int store_step_done(struct store *store, sqlite3_stmt *stmt, const char *what)
 {
@@ -205,6 +228,90 @@ static int store_step_done(struct store *store, sqlite3_stmt *stmt, const char *
 
 	sqlite3_reset(stmt);
 	return ret;
+}
+
+/* Runs a statement of integer parameters (STORE_INTS) that returns no rows. */
+static int store_run_ints(struct store *store, const char *sql, const char *what,
+			  const sqlite3_int64 *values, size_t count)
+{
+	sqlite3_stmt *stmt = store_stmt_ints(store, sql, values, count);
+
+	return stmt != NULL ? store_step_done(store, stmt, what) : -EIO;
+}
+
+/*
+ * Steps stmt to its next row and leaves it as it is (not reset): 1 when a row is
+ * ready to be read, 0 when the statement is done, or store_error()'s value (logged)
+ * on failure.
+ */
+static int store_step_row(struct store *store, sqlite3_stmt *stmt, const char *what)
+{
+	int rc = sqlite3_step(stmt);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_error(store, rc, what);
+}
+
+/* Copies the current row of a statement into out (whose type the reader knows). */
+typedef void store_read_fn(sqlite3_stmt *stmt, void *out);
+
+/*
+ * Runs a bound statement for at most one row, then resets it. A row is copied into
+ * out by read and gives 0 (out is left alone otherwise). No row gives -ENOENT;
+ * where certain is set, though, the statement always returns a row (an aggregate,
+ * an INSERT with RETURNING), so no row is a database failure like any other: logged,
+ * -EIO. Other failures: store_error()'s value.
+ */
+static int store_step_one(struct store *store, sqlite3_stmt *stmt, bool certain,
+			  store_read_fn *read, void *out, const char *what)
+{
+	int ret = store_step_row(store, stmt, what);
+
+	if (ret == 1) {
+		read(stmt, out);
+		ret = 0;
+	} else if (ret == 0) {
+		ret = certain ? store_error(store, SQLITE_DONE, what) : -ENOENT;
+	}
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+/*
+ * Runs a statement of integer parameters (STORE_INTS) for at most one row, as
+ * store_step_one does (no row: -ENOENT); -EIO when it cannot be prepared.
+ */
+static int store_get_ints(struct store *store, const char *sql, store_read_fn *read, void *out,
+			  const char *what, const sqlite3_int64 *values, size_t count)
+{
+	sqlite3_stmt *stmt = store_stmt_ints(store, sql, values, count);
+
+	return stmt != NULL ? store_step_one(store, stmt, false, read, out, what) : -EIO;
+}
+
+/* Reads the first column as a uint64_t (out points to one). */
+static void store_read_u64(sqlite3_stmt *stmt, void *out)
+{
+	*(uint64_t *)out = (uint64_t)sqlite3_column_int64(stmt, 0);
+}
+
+/* Reads the first column as an int64_t (out points to one). */
+static void store_read_i64(sqlite3_stmt *stmt, void *out)
+{
+	*(int64_t *)out = sqlite3_column_int64(stmt, 0);
+}
+
+/* Reads the first column as an int (out points to one). */
+static void store_read_int(sqlite3_stmt *stmt, void *out)
+{
+	*(int *)out = sqlite3_column_int(stmt, 0);
+}
+
+/* Reads the first column as an unsigned int, a count (out points to one). */
+static void store_read_uint(sqlite3_stmt *stmt, void *out)
+{
+	*(unsigned int *)out = (unsigned int)sqlite3_column_int(stmt, 0);
 }
 
 static int store_exec(struct store *store, const char *sql, const char *what)
@@ -230,25 +337,18 @@ int store_schema_version(struct store *store, int *version)
 {
 	static const char sql[] = "SELECT MAX(version) FROM schema_version";
 	sqlite3_stmt *stmt = store_stmt(store, sql);
-	int rc;
 
 	if (stmt == NULL)
 		return -EIO;
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(stmt);
-		return store_error(store, rc, "schema version");
-	}
-	*version = sqlite3_column_int(stmt, 0);
-	sqlite3_reset(stmt);
-	return 0;
+	/* MAX() always returns a row (NULL, read as 0, for an empty table). */
+	return store_step_one(store, stmt, true, store_read_int, version, "schema version");
 }
 
 /* Applies every migration newer than the database, each in its own transaction. */
 static int store_migrate(struct store *store)
 {
 	static const char record[] = "INSERT INTO schema_version (version, applied) VALUES (?, ?)";
-	int version, ret;
+	int version = 0, ret;
 
 	ret = store_exec(store, "CREATE TABLE IF NOT EXISTS schema_version ("
 				" version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)",
@@ -386,8 +486,10 @@ void store_rollback(struct store *store)
 
 #define STORE_USER_COLUMNS "id, name, public_key, bot, created"
 
-static void store_user_read(sqlite3_stmt *stmt, struct store_user *user)
+/* Reads a row of STORE_USER_COLUMNS into the struct store_user at out. */
+static void store_user_read(sqlite3_stmt *stmt, void *out)
 {
+	struct store_user *user = out;
 	const void *key = sqlite3_column_blob(stmt, 2);
 
 	memset(user, 0, sizeof(*user));
@@ -397,22 +499,6 @@ static void store_user_read(sqlite3_stmt *stmt, struct store_user *user)
 		memcpy(user->public_key, key, 32);
 	user->bot = sqlite3_column_int(stmt, 3) != 0;
 	user->created = sqlite3_column_int64(stmt, 4);
-}
-
-/* Runs a bound query for at most one user. */
-static int store_user_one(struct store *store, sqlite3_stmt *stmt, struct store_user *user)
-{
-	int rc = sqlite3_step(stmt);
-	int ret = 0;
-
-	if (rc == SQLITE_ROW)
-		store_user_read(stmt, user);
-	else if (rc == SQLITE_DONE)
-		ret = -ENOENT;
-	else
-		ret = store_error(store, rc, "user");
-	sqlite3_reset(stmt);
-	return ret;
 }
 
 /*
@@ -429,15 +515,20 @@ static char *store_name_key(const char *name)
 	return key;
 }
 
+/* Binds parameter index to name's key (store_name_key); SQLite keeps its own copy. */
+static void store_bind_name_key(sqlite3_stmt *stmt, int index, const char *name)
+{
+	char *key = store_name_key(name);
+
+	sqlite3_bind_text(stmt, index, key, -1, SQLITE_TRANSIENT);
+	free(key);
+}
+
 int store_user_by_id(struct store *store, uint64_t id, struct store_user *user)
 {
 	static const char sql[] = "SELECT " STORE_USER_COLUMNS " FROM users WHERE id = ?";
-	sqlite3_stmt *stmt = store_stmt(store, sql);
 
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
-	return store_user_one(store, stmt, user);
+	return store_get_ints(store, sql, store_user_read, user, "user", STORE_INTS(id));
 }
 
 int store_user_by_key(struct store *store, const uint8_t key[32], struct store_user *user)
@@ -448,24 +539,18 @@ int store_user_by_key(struct store *store, const uint8_t key[32], struct store_u
 	if (stmt == NULL)
 		return -EIO;
 	sqlite3_bind_blob(stmt, 1, key, 32, SQLITE_STATIC);
-	return store_user_one(store, stmt, user);
+	return store_step_one(store, stmt, false, store_user_read, user, "user");
 }
 
 int store_user_by_name(struct store *store, const char *name, struct store_user *user)
 {
 	static const char sql[] = "SELECT " STORE_USER_COLUMNS " FROM users WHERE name_key = ?";
 	sqlite3_stmt *stmt = store_stmt(store, sql);
-	char *key = store_name_key(name);
-	int ret;
 
-	if (stmt == NULL) {
-		free(key);
+	if (stmt == NULL)
 		return -EIO;
-	}
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-	ret = store_user_one(store, stmt, user);
-	free(key);
-	return ret;
+	store_bind_name_key(stmt, 1, name);
+	return store_step_one(store, stmt, false, store_user_read, user, "user");
 }
 
 int store_user_create(struct store *store, struct store_user *user)
@@ -473,21 +558,17 @@ int store_user_create(struct store *store, struct store_user *user)
 	static const char sql[] = "INSERT INTO users (name, name_key, public_key, bot, created)"
 				  " VALUES (?, ?, ?, ?, ?)";
 	sqlite3_stmt *stmt = store_stmt(store, sql);
-	char *key = store_name_key(user->name);
 	int ret;
 
-	if (stmt == NULL) {
-		free(key);
+	if (stmt == NULL)
 		return -EIO;
-	}
 	user->created = (int64_t)time(NULL);
 	sqlite3_bind_text(stmt, 1, user->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
+	store_bind_name_key(stmt, 2, user->name);
 	sqlite3_bind_blob(stmt, 3, user->public_key, 32, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 4, user->bot ? 1 : 0);
 	sqlite3_bind_int64(stmt, 5, user->created);
 	ret = store_step_done(store, stmt, "user create");
-	free(key);
 	if (ret == 0)
 		user->id = (uint64_t)sqlite3_last_insert_rowid(store->db);
 	return ret;
@@ -497,18 +578,14 @@ int store_user_rename(struct store *store, uint64_t id, const char *name)
 {
 	static const char sql[] = "UPDATE users SET name = ?, name_key = ? WHERE id = ?";
 	sqlite3_stmt *stmt = store_stmt(store, sql);
-	char *key = store_name_key(name);
 	int ret;
 
-	if (stmt == NULL) {
-		free(key);
+	if (stmt == NULL)
 		return -EIO;
-	}
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
+	store_bind_name_key(stmt, 2, name);
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)id);
 	ret = store_step_done(store, stmt, "user rename");
-	free(key);
 	if (ret == 0 && sqlite3_changes(store->db) == 0)
 		ret = -ENOENT;
 	return ret;
@@ -522,15 +599,11 @@ int store_token_add(struct store *store, const uint8_t hash[32], uint64_t user_i
 	static const char sql[] = "INSERT INTO tokens (hash, user_id, created, expires)"
 				  " VALUES (?, ?, ?, ?)";
 	static const char purge[] = "DELETE FROM tokens WHERE user_id = ? AND expires <= ?";
-	sqlite3_stmt *stmt = store_stmt(store, purge);
+	sqlite3_stmt *stmt;
 	int ret;
 
 	/* Expired tokens of this user are dropped here so the table does not grow. */
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
-	sqlite3_bind_int64(stmt, 2, created);
-	ret = store_step_done(store, stmt, "token purge");
+	ret = store_run_ints(store, purge, "token purge", STORE_INTS(user_id, created));
 	if (ret < 0)
 		return ret;
 	stmt = store_stmt(store, sql);
@@ -548,21 +621,12 @@ int store_token_lookup(struct store *store, const uint8_t hash[32], int64_t now,
 {
 	static const char sql[] = "SELECT user_id FROM tokens WHERE hash = ? AND expires > ?";
 	sqlite3_stmt *stmt = store_stmt(store, sql);
-	int rc, ret = 0;
 
 	if (stmt == NULL)
 		return -EIO;
 	sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, now);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*user_id = (uint64_t)sqlite3_column_int64(stmt, 0);
-	else if (rc == SQLITE_DONE)
-		ret = -ENOENT;
-	else
-		ret = store_error(store, rc, "token lookup");
-	sqlite3_reset(stmt);
-	return ret;
+	return store_step_one(store, stmt, false, store_read_u64, user_id, "token lookup");
 }
 
 int store_token_delete(struct store *store, const uint8_t hash[32])
@@ -585,8 +649,11 @@ int store_token_delete(struct store *store, const uint8_t hash[32])
 	" (SELECT COUNT(*) FROM members m WHERE m.room_id = r.id AND m.role = 'listener')"  \
 	" FROM rooms r "
 
-static void store_room_read(sqlite3_stmt *stmt, struct store_room *room)
+/* Reads a row of STORE_ROOM_SELECT into the struct store_room at out. */
+static void store_room_read(sqlite3_stmt *stmt, void *out)
 {
+	struct store_room *room = out;
+
 	memset(room, 0, sizeof(*room));
 	room->id = (uint64_t)sqlite3_column_int64(stmt, 0);
 	store_copy_text(room->title, sizeof(room->title), stmt, 1);
@@ -636,21 +703,8 @@ int store_room_create(struct store *store, struct store_room *room)
 int store_room_get(struct store *store, uint64_t id, struct store_room *room)
 {
 	static const char sql[] = STORE_ROOM_SELECT "WHERE r.id = ?";
-	sqlite3_stmt *stmt = store_stmt(store, sql);
-	int rc, ret = 0;
 
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		store_room_read(stmt, room);
-	else if (rc == SQLITE_DONE)
-		ret = -ENOENT;
-	else
-		ret = store_error(store, rc, "room get");
-	sqlite3_reset(stmt);
-	return ret;
+	return store_get_ints(store, sql, store_room_read, room, "room get", STORE_INTS(id));
 }
 
 int store_room_list(struct store *store, uint64_t user_id, unsigned int limit,
@@ -660,22 +714,19 @@ int store_room_list(struct store *store, uint64_t user_id, unsigned int limit,
 		"WHERE r.ended = 0 AND (r.public = 1 OR EXISTS (SELECT 1 FROM members m"
 		" WHERE m.room_id = r.id AND m.user_id = ?)) ORDER BY r.created DESC, r.id"
 		" LIMIT ?";
-	sqlite3_stmt *stmt = store_stmt(store, sql);
+	sqlite3_stmt *stmt = store_stmt_ints(store, sql, STORE_INTS(user_id, limit));
 	struct store_room room;
-	int rc, ret = 0;
+	int ret;
 
 	if (stmt == NULL)
 		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
-	sqlite3_bind_int64(stmt, 2, limit);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	/* Stops at the end (0), on a failure, or when fn returns non-zero. */
+	while ((ret = store_step_row(store, stmt, "room list")) == 1) {
 		store_room_read(stmt, &room);
 		ret = fn(&room, arg);
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_error(store, rc, "room list");
 	sqlite3_reset(stmt);
 	return ret;
 }
@@ -684,21 +735,11 @@ int store_room_end(struct store *store, uint64_t id, int64_t now)
 {
 	static const char end[] = "UPDATE rooms SET ended = ? WHERE id = ? AND ended = 0";
 	static const char drop[] = "DELETE FROM members WHERE room_id = ?";
-	sqlite3_stmt *stmt = store_stmt(store, end);
-	int ret;
+	int ret = store_run_ints(store, end, "room end", STORE_INTS(now > 0 ? now : 1, id));
 
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, now > 0 ? now : 1);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)id);
-	ret = store_step_done(store, stmt, "room end");
 	if (ret < 0)
 		return ret;
-	stmt = store_stmt(store, drop);
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
-	return store_step_done(store, stmt, "room end members");
+	return store_run_ints(store, drop, "room end members", STORE_INTS(id));
 }
 
 /* Collects the first column of every row as a uint64_t array. */
@@ -707,9 +748,9 @@ static int store_collect_ids(struct store *store, sqlite3_stmt *stmt, uint64_t *
 {
 	uint64_t *out = NULL;
 	size_t n = 0, cap = 0;
-	int rc;
+	int ret;
 
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((ret = store_step_row(store, stmt, what)) == 1) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			out = xreallocarray(out, cap, sizeof(*out));
@@ -717,9 +758,9 @@ static int store_collect_ids(struct store *store, sqlite3_stmt *stmt, uint64_t *
 		out[n++] = (uint64_t)sqlite3_column_int64(stmt, 0);
 	}
 	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE) {
+	if (ret < 0) {
 		free(out);
-		return store_error(store, rc, what);
+		return ret;
 	}
 	*ids = out;
 	*count = n;
@@ -742,8 +783,10 @@ int store_room_ids_live(struct store *store, uint64_t **ids, size_t *count)
 	"SELECT m.room_id, m.user_id, m.member_id, m.role, m.hand_raised, m.muted,"       \
 	" m.recording, m.joined, u.name, u.bot FROM members m JOIN users u ON u.id = m.user_id "
 
-static void store_member_read(sqlite3_stmt *stmt, struct store_member *member)
+/* Reads a row of STORE_MEMBER_SELECT into the struct store_member at out. */
+static void store_member_read(sqlite3_stmt *stmt, void *out)
 {
+	struct store_member *member = out;
 	const char *role = (const char *)sqlite3_column_text(stmt, 3);
 
 	memset(member, 0, sizeof(*member));
@@ -764,22 +807,9 @@ int store_member_get(struct store *store, uint64_t room_id, uint64_t user_id,
 		     struct store_member *member)
 {
 	static const char sql[] = STORE_MEMBER_SELECT "WHERE m.room_id = ? AND m.user_id = ?";
-	sqlite3_stmt *stmt = store_stmt(store, sql);
-	int rc, ret = 0;
 
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)user_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		store_member_read(stmt, member);
-	else if (rc == SQLITE_DONE)
-		ret = -ENOENT;
-	else
-		ret = store_error(store, rc, "member get");
-	sqlite3_reset(stmt);
-	return ret;
+	return store_get_ints(store, sql, store_member_read, member, "member get",
+			      STORE_INTS(room_id, user_id));
 }
 
 int store_member_add(struct store *store, uint64_t room_id, uint64_t user_id,
@@ -789,20 +819,15 @@ int store_member_add(struct store *store, uint64_t room_id, uint64_t user_id,
 				   " RETURNING last_member";
 	static const char sql[] = "INSERT INTO members (room_id, user_id, member_id, role, joined)"
 				  " VALUES (?, ?, ?, ?, ?)";
-	sqlite3_stmt *stmt = store_stmt(store, next);
-	uint64_t member_id;
-	int rc, ret;
+	sqlite3_stmt *stmt;
+	uint64_t member_id = 0;
+	int ret;
 
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(stmt);
-		return rc == SQLITE_DONE ? -ENOENT : store_error(store, rc, "member number");
-	}
-	member_id = (uint64_t)sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
+	/* No row: no such room. */
+	ret = store_get_ints(store, next, store_read_u64, &member_id, "member number",
+			     STORE_INTS(room_id));
+	if (ret < 0)
+		return ret;
 	stmt = store_stmt(store, sql);
 	if (stmt == NULL)
 		return -EIO;
@@ -837,14 +862,8 @@ int store_member_update(struct store *store, const struct store_member *member)
 int store_member_delete(struct store *store, uint64_t room_id, uint64_t user_id)
 {
 	static const char sql[] = "DELETE FROM members WHERE room_id = ? AND user_id = ?";
-	sqlite3_stmt *stmt = store_stmt(store, sql);
-	int ret;
+	int ret = store_run_ints(store, sql, "member delete", STORE_INTS(room_id, user_id));
 
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)user_id);
-	ret = store_step_done(store, stmt, "member delete");
 	if (ret == 0 && sqlite3_changes(store->db) == 0)
 		ret = -ENOENT;
 	return ret;
@@ -854,19 +873,12 @@ int store_member_room_count(struct store *store, uint64_t user_id, unsigned int 
 {
 	static const char sql[] = "SELECT COUNT(*) FROM members m JOIN rooms r ON r.id = m.room_id"
 				  " WHERE m.user_id = ? AND r.ended = 0";
-	sqlite3_stmt *stmt = store_stmt(store, sql);
-	int rc, ret = 0;
+	sqlite3_stmt *stmt = store_stmt_ints(store, sql, STORE_INTS(user_id));
 
 	if (stmt == NULL)
 		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*count = (unsigned int)sqlite3_column_int(stmt, 0);
-	else
-		ret = store_error(store, rc, "member room count");
-	sqlite3_reset(stmt);
-	return ret;
+	/* COUNT() always returns a row. */
+	return store_step_one(store, stmt, true, store_read_uint, count, "member room count");
 }
 
 int store_member_list(struct store *store, uint64_t room_id, bool stage_only,
@@ -876,21 +888,19 @@ int store_member_list(struct store *store, uint64_t room_id, bool stage_only,
 	static const char stage[] = STORE_MEMBER_SELECT
 		"WHERE m.room_id = ? AND m.role IN ('host', 'moderator', 'speaker')"
 		" ORDER BY m.member_id";
-	sqlite3_stmt *stmt = store_stmt(store, stage_only ? stage : all);
+	sqlite3_stmt *stmt = store_stmt_ints(store, stage_only ? stage : all, STORE_INTS(room_id));
 	struct store_member member;
-	int rc, ret = 0;
+	int ret;
 
 	if (stmt == NULL)
 		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	/* Stops at the end (0), on a failure, or when fn returns non-zero. */
+	while ((ret = store_step_row(store, stmt, "member list")) == 1) {
 		store_member_read(stmt, &member);
 		ret = fn(&member, arg);
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_error(store, rc, "member list");
 	sqlite3_reset(stmt);
 	return ret;
 }
@@ -902,11 +912,10 @@ int store_member_user_ids(struct store *store, uint64_t room_id, bool stage_only
 	/* Spelled as equalities so that members_room_role finds the stage directly. */
 	static const char stage[] = "SELECT user_id FROM members WHERE room_id = ?"
 				    " AND role IN ('host', 'moderator', 'speaker')";
-	sqlite3_stmt *stmt = store_stmt(store, stage_only ? stage : all);
+	sqlite3_stmt *stmt = store_stmt_ints(store, stage_only ? stage : all, STORE_INTS(room_id));
 
 	if (stmt == NULL)
 		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
 	return store_collect_ids(store, stmt, ids, count, "member ids");
 }
 
@@ -920,21 +929,14 @@ int store_event_add(struct store *store, uint64_t user_id, const char *body, int
 				   " WHERE id = ? RETURNING last_seq";
 	static const char sql[] = "INSERT INTO event_places (user_id, seq, body, created)"
 				  " VALUES (?, ?, ?, ?)";
-	sqlite3_stmt *stmt = store_stmt(store, next);
-	int rc;
+	sqlite3_stmt *stmt;
+	int ret;
 
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)floor);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)floor);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)user_id);
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(stmt);
-		return rc == SQLITE_DONE ? -ENOENT : store_error(store, rc, "event seq");
-	}
-	*seq = (uint64_t)sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
+	/* No row: no such user. */
+	ret = store_get_ints(store, next, store_read_u64, seq, "event seq",
+			     STORE_INTS(floor, floor, user_id));
+	if (ret < 0)
+		return ret;
 	stmt = store_stmt(store, sql);
 	if (stmt == NULL)
 		return -EIO;
@@ -974,8 +976,8 @@ int store_event_add_room(struct store *store, uint64_t room_id, bool stage_only,
 	static const char places_stage[] = STORE_ROOM_PLACES STORE_ROOM_STAGE ")";
 	static const char clear[] = "DELETE FROM seq_floor";
 	sqlite3_stmt *stmt = store_stmt(store, shared);
-	sqlite3_int64 shared_id;
-	int rc, ret;
+	int64_t shared_id = 0;
+	int ret;
 
 	*added = 0;
 	if (stmt == NULL)
@@ -983,55 +985,35 @@ int store_event_add_room(struct store *store, uint64_t room_id, bool stage_only,
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
 	sqlite3_bind_text(stmt, 2, body, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, now);
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(stmt);
-		return store_error(store, rc, "room event");
-	}
-	shared_id = sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
+	ret = store_step_one(store, stmt, true, store_read_i64, &shared_id, "room event");
+	if (ret < 0)
+		return ret;
 	for (size_t i = 0; i < floor_count; i++) {
-		stmt = store_stmt(store, floor);
-		if (stmt == NULL)
-			return -EIO;
-		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)floors[i].user_id);
-		sqlite3_bind_int64(stmt, 2, (sqlite3_int64)floors[i].seq);
-		ret = store_step_done(store, stmt, "seq floor");
+		ret = store_run_ints(store, floor, "seq floor",
+				     STORE_INTS(floors[i].user_id, floors[i].seq));
 		if (ret < 0)
 			return ret;
 	}
-	stmt = store_stmt(store, stage_only ? next_stage : next_all);
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)except);
-	ret = store_step_done(store, stmt, "room event seq");
+	ret = store_run_ints(store, stage_only ? next_stage : next_all, "room event seq",
+			     STORE_INTS(room_id, except));
 	if (ret < 0)
 		return ret;
-	stmt = store_stmt(store, stage_only ? places_stage : places_all);
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)room_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)except);
-	sqlite3_bind_int64(stmt, 3, now);
-	sqlite3_bind_int64(stmt, 4, shared_id);
-	ret = store_step_done(store, stmt, "room event places");
+	ret = store_run_ints(store, stage_only ? places_stage : places_all, "room event places",
+			     STORE_INTS(room_id, except, now, shared_id));
 	if (ret < 0)
 		return ret;
 	*added = (unsigned int)sqlite3_changes(store->db);
 	if (floor_count == 0)
 		return 0;
-	stmt = store_stmt(store, clear);
-	return stmt != NULL ? store_step_done(store, stmt, "seq floor clear") : -EIO;
+	return store_run_ints(store, clear, "seq floor clear", NULL, 0);
 }
 
 int store_room_events_prune(struct store *store)
 {
 	static const char sql[] = "DELETE FROM room_events WHERE NOT EXISTS"
 				  " (SELECT 1 FROM event_places p WHERE p.room_event = room_events.id)";
-	sqlite3_stmt *stmt = store_stmt(store, sql);
 
-	return stmt != NULL ? store_step_done(store, stmt, "room event prune") : -EIO;
+	return store_run_ints(store, sql, "room event prune", NULL, 0);
 }
 
 int store_event_list(struct store *store, uint64_t user_id, uint64_t after, unsigned int limit,
@@ -1042,23 +1024,19 @@ int store_event_list(struct store *store, uint64_t user_id, uint64_t after, unsi
 				  " ELSE r.body END FROM event_places e"
 				  " LEFT JOIN room_events r ON r.id = e.room_event"
 				  " WHERE e.user_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?";
-	sqlite3_stmt *stmt = store_stmt(store, sql);
-	int rc, ret = 0;
+	sqlite3_stmt *stmt = store_stmt_ints(store, sql, STORE_INTS(user_id, after, limit));
+	int ret;
 
 	if (stmt == NULL)
 		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)after);
-	sqlite3_bind_int64(stmt, 3, limit);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	/* Stops at the end (0), on a failure, or when fn returns non-zero. */
+	while ((ret = store_step_row(store, stmt, "event list")) == 1) {
 		const char *body = (const char *)sqlite3_column_text(stmt, 1);
 
 		ret = fn((uint64_t)sqlite3_column_int64(stmt, 0), body ? body : "{}", arg);
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = store_error(store, rc, "event list");
 	sqlite3_reset(stmt);
 	return ret;
 }
@@ -1066,77 +1044,40 @@ int store_event_list(struct store *store, uint64_t user_id, uint64_t after, unsi
 int store_event_ack(struct store *store, uint64_t user_id, uint64_t upto)
 {
 	static const char sql[] = "DELETE FROM event_places WHERE user_id = ? AND seq <= ?";
-	sqlite3_stmt *stmt = store_stmt(store, sql);
 
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)upto);
-	return store_step_done(store, stmt, "event ack");
+	return store_run_ints(store, sql, "event ack", STORE_INTS(user_id, upto));
 }
 
 int store_user_last_seq(struct store *store, uint64_t user_id, uint64_t *seq)
 {
 	static const char sql[] = "SELECT last_seq FROM users WHERE id = ?";
-	sqlite3_stmt *stmt = store_stmt(store, sql);
-	int rc, ret = 0;
 
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)user_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*seq = (uint64_t)sqlite3_column_int64(stmt, 0);
-	else if (rc == SQLITE_DONE)
-		ret = -ENOENT;
-	else
-		ret = store_error(store, rc, "last seq");
-	sqlite3_reset(stmt);
-	return ret;
+	return store_get_ints(store, sql, store_read_u64, seq, "last seq", STORE_INTS(user_id));
 }
 
 int store_user_seq_raise(struct store *store, uint64_t user_id, uint64_t seq)
 {
 	static const char sql[] = "UPDATE users SET last_seq = ? WHERE id = ? AND last_seq < ?";
-	sqlite3_stmt *stmt = store_stmt(store, sql);
 
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)seq);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)user_id);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)seq);
-	return store_step_done(store, stmt, "seq raise");
+	return store_run_ints(store, sql, "seq raise", STORE_INTS(seq, user_id, seq));
 }
 
 int store_event_seq_skip(struct store *store, unsigned int count)
 {
 	static const char sql[] = "UPDATE users SET last_seq = last_seq + ?";
-	sqlite3_stmt *stmt = store_stmt(store, sql);
 
-	if (stmt == NULL)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1, count);
-	return store_step_done(store, stmt, "seq skip");
+	return store_run_ints(store, sql, "seq skip", STORE_INTS(count));
 }
 
 int store_state_get(struct store *store, const char *name, int64_t *value)
 {
 	static const char sql[] = "SELECT value FROM server_state WHERE name = ?";
 	sqlite3_stmt *stmt = store_stmt(store, sql);
-	int rc, ret = 0;
 
 	if (stmt == NULL)
 		return -EIO;
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*value = sqlite3_column_int64(stmt, 0);
-	else if (rc == SQLITE_DONE)
-		ret = -ENOENT;
-	else
-		ret = store_error(store, rc, "state get");
-	sqlite3_reset(stmt);
-	return ret;
+	return store_step_one(store, stmt, false, store_read_i64, value, "state get");
 }
 
 int store_state_set(struct store *store, const char *name, int64_t value)

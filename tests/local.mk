@@ -298,10 +298,12 @@ endif
 EXTRA_DIST += tests/i18n.sh
 
 # The full-screen UI's event handling sends the right earcons (tui.c compiled into
-# the test with a fake engine that records commands; no engine.c linked).
+# the test with a fake engine that records commands; no engine.c linked; frontend.c
+# for the helpers tui.c shares with the other front ends).
 if ENABLE_CLIENT
 check_PROGRAMS += tests/test-tui
-tests_test_tui_SOURCES = tests/test-tui.c src/client/tui-keys.c src/client/earcon.c
+tests_test_tui_SOURCES = tests/test-tui.c src/client/tui-keys.c src/client/earcon.c \
+	src/client/frontend.c
 tests_test_tui_CFLAGS = $(CLIENT_CFLAGS) $(CMOCKA_CFLAGS) -I$(top_srcdir)/src/client
 tests_test_tui_LDADD = src/lib/libsalon.a $(JANSSON_LIBS) $(NCURSES_LIBS) $(CMOCKA_LIBS) -lm
 TESTS += tests/test-tui

@@ -14,7 +14,10 @@
  * quiet (our own arrival, refresh notices, lowered hands, our own chat, a name
  * inside a longer word, unmuting, role changes that are not an invitation) send
  * none; a changed identity key sounds the mention earcon; the off switch and
- * volume 0 silence them all; a volume above 100 is sent as 100.
+ * volume 0 silence them all; a volume above 100 is sent as 100. Also that what the
+ * UI builds from the helpers it shares with the other front ends (frontend.c, linked
+ * in) is right: :volume's parsing and range, commands and their arguments, role
+ * phrases and the "user N" of a user without a name.
  */
 #include "config.h"
 
@@ -311,14 +314,127 @@ static void test_tui_earcons_volume(void **state)
 	test_tui_free(t);
 }
 
+/* Runs a ':' command as typed after the colon. */
+static void test_tui_command(struct test_tui *t, const char *typed)
+{
+	char *line = xstrdup(typed);
+
+	tui_command(&t->tui, line);
+	free(line);
+}
+
+/* Asserts that the UI sent exactly one command since the last check, and forgets it. */
+static void test_tui_sent(struct test_tui *t, enum engine_command_type type, const char *user,
+			  const char *text)
+{
+	const struct engine_command *command;
+
+	if (t->engine.count != 1)
+		fail_msg("expected one command, got %zu", t->engine.count);
+	command = t->engine.commands[0];
+	assert_int_equal(command->type, type);
+	if (user == NULL)
+		assert_null(command->user);
+	else
+		assert_string_equal(command->user, user);
+	if (text == NULL)
+		assert_null(command->text);
+	else
+		assert_string_equal(command->text, text);
+}
+
+/* The newest entry of the room's log. */
+static const char *test_tui_said(const struct test_tui *t)
+{
+	assert_true(t->tui.log_count > 0);
+	return t->tui.log[t->tui.log_count - 1];
+}
+
+/*
+ * What the UI builds from the helpers it shares with line mode (frontend.c): :volume
+ * is parsed and range-checked before a member's gain goes out; other commands go out
+ * with their argument; roles and users without a name read right in the log.
+ */
+static void test_tui_shared_helpers(void **state)
+{
+	/* Commands that go out, with what they carry. */
+	static const struct {
+		const char *typed;
+		enum engine_command_type type;
+		const char *user, *text;
+		double number;
+	} sent[] = {
+		{"volume bob 2.5", ENGINE_CMD_SET_VOLUME, "bob", NULL, 2.5},
+		{"volume bob 4", ENGINE_CMD_SET_VOLUME, "bob", NULL, 4.0},
+		{"invite  dave ", ENGINE_CMD_INVITE, "dave", NULL, 0.0},
+		{"say hi there", ENGINE_CMD_SAY, NULL, "hi there", 0.0},
+		{"leave", ENGINE_CMD_LEAVE, NULL, NULL, 0.0},
+	};
+	/* Commands refused with a sentence in the log. */
+	static const struct {
+		const char *typed, *said;
+	} refused[] = {
+		{"volume bob", "Usage: :volume NAME GAIN (1 is unchanged)"},
+		{"volume bob 4.5", "The gain is a number from 0 to 4 (1 is unchanged)."},
+		{"volume bob -1", "The gain is a number from 0 to 4 (1 is unchanged)."},
+		{"volume bob loud", "The gain is a number from 0 to 4 (1 is unchanged)."},
+		{"volume bob 2x", "The gain is a number from 0 to 4 (1 is unchanged)."},
+	};
+	/*
+	 * Role changes, in order, and what they read as. Bob is in the room, user 9 is
+	 * not and has no name (so is "user N"); an unknown role reads as a listener.
+	 */
+	static const struct {
+		const char *data, *said;
+	} roles[] = {
+		{"{'user_id': 2, 'name': 'bob', 'role': 'moderator', 'old_role': 'host'}",
+		 "bob is now a moderator."},
+		{"{'user_id': 2, 'role': 'host', 'old_role': 'moderator'}",
+		 "bob is now the host."},
+		{"{'user_id': 9, 'role': 'speaker', 'old_role': 'listener'}",
+		 "user 9 is now a speaker."},
+		{"{'user_id': 9, 'role': 'guest', 'old_role': 'speaker'}",
+		 "user 9 is now a listener."},
+		{"{'user_id': 1, 'role': 'speaker', 'old_role': 'listener'}",
+		 "You are now a speaker: your microphone is live. Press m to mute."},
+	};
+	struct test_tui *t = test_tui_new(false, 0);
+
+	(void)state;
+	test_tui_engine_clear(&t->engine);
+	for (size_t i = 0; i < ARRAY_SIZE(sent); i++) {
+		test_tui_command(t, sent[i].typed);
+		test_tui_sent(t, sent[i].type, sent[i].user, sent[i].text);
+		if (t->engine.commands[0]->number != sent[i].number)
+			fail_msg("%s: sent the number %g", sent[i].typed,
+				 t->engine.commands[0]->number);
+		test_tui_engine_clear(&t->engine);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		test_tui_command(t, refused[i].typed);
+		if (t->engine.count != 0)
+			fail_msg("%s: sent a command", refused[i].typed);
+		assert_string_equal(test_tui_said(t), refused[i].said);
+	}
+
+	for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
+		test_tui_event(t, ENGINE_EV_ROLE_CHANGED, roles[i].data);
+		assert_string_equal(test_tui_said(t), roles[i].said);
+	}
+	test_tui_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tui_earcons_on),
 		cmocka_unit_test(test_tui_earcons_off),
 		cmocka_unit_test(test_tui_earcons_volume),
+		cmocka_unit_test(test_tui_shared_helpers),
 	};
 
+	/* English whatever the caller's locale: the test compares sentences. */
+	setenv("LC_ALL", "C", 1);
 	i18n_init();
 	log_init("test-tui", LOG_LEVEL_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

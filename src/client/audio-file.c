@@ -100,16 +100,37 @@ static int audio_file_load(char **error)
 	return 0;
 }
 
-static int audio_file_check_params(const struct audio_params *params, char **error)
+/*
+ * What opening a stream either way begins with: usable parameters, libsndfile loaded
+ * and a file named (missing is the translated message for no file). Returns 0, or a
+ * negative errno value with a message in *error (when error is not NULL).
+ */
+static int audio_file_begin(const char *device, const struct audio_params *params,
+			    const char *missing, char **error)
 {
-	if (params->sample_rate == 0 || params->frame_samples == 0 || params->channels < 1 ||
-	    params->channels > 2) {
-		AUDIO_ERROR(error, _("unsupported audio parameters: %u Hz, %u channels, "
-					  "%u frames per period"),
-				 params->sample_rate, params->channels, params->frame_samples);
+	int ret = audio_null_check_params(params, error);
+
+	if (ret == 0)
+		ret = audio_file_load(error);
+	if (ret < 0)
+		return ret;
+	if (device == NULL || *device == '\0') {
+		AUDIO_ERROR(error, "%s", missing);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* A new stream on the open descriptor fd, for the caller to fill in further. */
+static struct audio_stream *audio_file_stream_new(int fd, bool capture,
+						  const struct audio_params *params)
+{
+	struct audio_stream *stream = xcalloc(1, sizeof(*stream));
+
+	stream->fd = fd;
+	stream->capture = capture;
+	stream->params = *params;
+	return stream;
 }
 
 static int audio_file_open_capture(const char *device, const struct audio_params *params,
@@ -119,15 +140,9 @@ static int audio_file_open_capture(const char *device, const struct audio_params
 	SF_INFO info;
 	int fd, ret;
 
-	ret = audio_file_check_params(params, error);
-	if (ret == 0)
-		ret = audio_file_load(error);
+	ret = audio_file_begin(device, params, _("no sound file given to play"), error);
 	if (ret < 0)
 		return ret;
-	if (device == NULL || *device == '\0') {
-		AUDIO_ERROR(error, _("no sound file given to play"));
-		return -EINVAL;
-	}
 	fd = open(device, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
@@ -136,10 +151,7 @@ static int audio_file_open_capture(const char *device, const struct audio_params
 		return ret;
 	}
 	memset(&info, 0, sizeof(info));
-	stream = xcalloc(1, sizeof(*stream));
-	stream->fd = fd;
-	stream->capture = true;
-	stream->params = *params;
+	stream = audio_file_stream_new(fd, true, params);
 	stream->sf = sf.open_fd(fd, SFM_READ, &info, SF_FALSE);
 	if (stream->sf == NULL) {
 		AUDIO_ERROR(error, _("%s is not a sound file salon can read (%s)"), device,
@@ -201,15 +213,9 @@ static int audio_file_open_playback(const char *device, const struct audio_param
 	SF_INFO info;
 	int fd, ret;
 
-	ret = audio_file_check_params(params, error);
-	if (ret == 0)
-		ret = audio_file_load(error);
+	ret = audio_file_begin(device, params, _("no sound file given to record to"), error);
 	if (ret < 0)
 		return ret;
-	if (device == NULL || *device == '\0') {
-		AUDIO_ERROR(error, _("no sound file given to record to"));
-		return -EINVAL;
-	}
 	memset(&info, 0, sizeof(info));
 	info.samplerate = (int)params->sample_rate;
 	info.channels = (int)params->channels;
@@ -233,9 +239,7 @@ static int audio_file_open_playback(const char *device, const struct audio_param
 				 strerror(-ret));
 		return ret;
 	}
-	stream = xcalloc(1, sizeof(*stream));
-	stream->fd = fd;
-	stream->params = *params;
+	stream = audio_file_stream_new(fd, false, params);
 	stream->file_channels = params->channels;
 	stream->sf = sf.open_fd(fd, SFM_WRITE, &info, SF_FALSE);
 	if (stream->sf == NULL) {
@@ -307,9 +311,7 @@ static int audio_file_write(struct audio_stream *stream, const int16_t *pcm, siz
 
 static void audio_file_info(const struct audio_stream *stream, struct audio_stream_info *info)
 {
-	info->params = stream->params;
-	info->device_clock = false;
-	info->poll_fd = -1;
+	*info = (struct audio_stream_info){.params = stream->params, .poll_fd = -1};
 }
 
 static int audio_file_close(struct audio_stream *stream)

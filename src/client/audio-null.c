@@ -19,11 +19,8 @@ struct audio_stream {
 	struct audio_params params;
 };
 
-static int audio_null_open(bool capture, const struct audio_params *params,
-			   struct audio_stream **out, char **error)
+int audio_null_check_params(const struct audio_params *params, char **error)
 {
-	struct audio_stream *stream;
-
 	if (params->sample_rate == 0 || params->frame_samples == 0 || params->channels < 1 ||
 	    params->channels > 2) {
 		AUDIO_ERROR(error, _("unsupported audio parameters: %u Hz, %u channels, "
@@ -31,6 +28,17 @@ static int audio_null_open(bool capture, const struct audio_params *params,
 			    params->sample_rate, params->channels, params->frame_samples);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int audio_null_open(bool capture, const struct audio_params *params,
+			   struct audio_stream **out, char **error)
+{
+	struct audio_stream *stream;
+	int ret = audio_null_check_params(params, error);
+
+	if (ret < 0)
+		return ret;
 	stream = xcalloc(1, sizeof(*stream));
 	stream->capture = capture;
 	stream->params = *params;
@@ -74,9 +82,7 @@ static int audio_null_write(struct audio_stream *stream, const int16_t *pcm, siz
 
 static void audio_null_info(const struct audio_stream *stream, struct audio_stream_info *info)
 {
-	info->params = stream->params;
-	info->device_clock = false;
-	info->poll_fd = -1;
+	*info = (struct audio_stream_info){.params = stream->params, .poll_fd = -1};
 }
 
 static int audio_null_close(struct audio_stream *stream)

@@ -213,9 +213,7 @@ static int audio_pipe_write(struct audio_stream *stream, const int16_t *pcm, siz
 
 static void audio_pipe_info(const struct audio_stream *stream, struct audio_stream_info *info)
 {
-	info->params = stream->params;
-	info->device_clock = false;
-	info->poll_fd = stream->fd;
+	*info = (struct audio_stream_info){.params = stream->params, .poll_fd = stream->fd};
 }
 
 static int audio_pipe_close(struct audio_stream *stream)

@@ -144,6 +144,14 @@ extern const struct audio_backend audio_pipe_backend;
 extern const struct audio_backend audio_null_backend;
 
 /*
+ * For backends: checks what the null backend accepts and every backend requires (a
+ * sample rate and a period above 0, one or two channels). Returns 0, or -EINVAL
+ * and, when error is not NULL, a message in *error as open_* promise (the caller
+ * frees it). Any thread.
+ */
+int audio_null_check_params(const struct audio_params *params, char **error);
+
+/*
  * Sound cards and sound servers through PortAudio (ALSA, JACK, and PulseAudio or
  * PipeWire through ALSA's "pulse" device). Device-clocked. device is NULL for the
  * default device, a device number as listed ("3"), a device's exact name, or a part

@@ -1,5 +1,6 @@
 /*
- * frontend.c - helpers shared by salon's front ends: signals, exit codes, room ids.
+ * frontend.c - helpers shared by salon's front ends: signals, exit codes, room ids,
+ * event fields and commands.
  */
 #include "config.h"
 
@@ -17,6 +18,7 @@
 #include "frontend.h"
 #include "i18n.h"
 #include "log.h"
+#include "sanitize.h"
 #include "util.h"
 
 int frontend_signals_open(void)
@@ -162,6 +164,82 @@ uint64_t frontend_u64(const json_t *object, const char *key)
 	if (!json_is_integer(value) || json_integer_value(value) < 0)
 		return 0;
 	return (uint64_t)json_integer_value(value);
+}
+
+char *frontend_field_text(const json_t *object, const char *key, unsigned sanitize_flags,
+			  size_t width, const char *fallback)
+{
+	const json_t *value = json_object_get(object, key);
+
+	if (!json_is_string(value))
+		return sanitize_text_width(fallback, strlen(fallback), sanitize_flags, width);
+	return sanitize_text_width(json_string_value(value), json_string_length(value),
+				   sanitize_flags, width);
+}
+
+char *frontend_user_text(uint64_t user_id, unsigned sanitize_flags)
+{
+	char *text = xasprintf(_("user %" PRIu64), user_id);
+	char *safe = sanitize_text(text, strlen(text), sanitize_flags);
+
+	free(text);
+	return safe;
+}
+
+enum frontend_role frontend_role_rank(const char *role)
+{
+	/* In the order of enum frontend_role. */
+	static const char *const names[] = {"host", "moderator", "speaker", "listener"};
+
+	for (size_t i = 0; role != NULL && i < ARRAY_SIZE(names); i++)
+		if (strcmp(role, names[i]) == 0)
+			return (enum frontend_role)i;
+	return FRONTEND_ROLE_OTHER;
+}
+
+const char *frontend_role_phrase(const char *role, const char *other)
+{
+	/* In the order of enum frontend_role. */
+	const char *phrases[] = {_("the host"), _("a moderator"), _("a speaker"), _("a listener")};
+	enum frontend_role rank = frontend_role_rank(role);
+
+	return rank < ARRAY_SIZE(phrases) ? phrases[rank] : other;
+}
+
+void frontend_send(struct engine *engine, enum engine_command_type type, const char *user,
+		   const char *text)
+{
+	struct engine_command *command = engine_command_new(type);
+
+	if (user != NULL)
+		command->user = xstrdup(user);
+	if (text != NULL)
+		command->text = xstrdup(text);
+	engine_send(engine, command);
+}
+
+int frontend_parse_volume(char *args, double *gain)
+{
+	char *gain_text = strrchr(args, ' '), *end;
+	double value;
+
+	if (gain_text == NULL)
+		return -EINVAL;
+	*gain_text++ = '\0';
+	value = strtod(gain_text, &end);
+	if (*end != '\0' || end == gain_text || !(value >= 0.0 && value <= FRONTEND_GAIN_MAX))
+		return -ERANGE;
+	*gain = value;
+	return 0;
+}
+
+void frontend_send_volume(struct engine *engine, const char *user, double gain)
+{
+	struct engine_command *command = engine_command_new(ENGINE_CMD_SET_VOLUME);
+
+	command->user = xstrdup(user);
+	command->number = gain;
+	engine_send(engine, command);
 }
 
 int frontend_wait(const struct engine *engine, int signal_fd, int timeout_ms)

@@ -1,5 +1,5 @@
 /*
- * frontend.h - what salon's front ends (plain, bot, one-shot subcommands) share:
+ * frontend.h - what salon's front ends (plain, bot, TUI, one-shot subcommands) share:
  * the options main.c gathers, exit codes, signal handling and small helpers over
  * engine events.
  *
@@ -93,6 +93,59 @@ const char *frontend_str(const json_t *object, const char *key, const char *fall
 
 /* An integer field of an event's data, or 0 when it is missing. */
 uint64_t frontend_u64(const json_t *object, const char *key);
+
+/*
+ * A sanitized copy of a string field of an event's data (whole, NULs included), or of
+ * fallback when it is missing; sanitize_flags are sanitize.h flags, width as
+ * sanitize_text_width() (0: no limit). The caller frees the result.
+ */
+char *frontend_field_text(const json_t *object, const char *key, unsigned sanitize_flags,
+			  size_t width, const char *fallback);
+
+/*
+ * "user N", sanitized with sanitize_flags: how a user whose name is unknown is
+ * shown. The caller frees the result.
+ */
+char *frontend_user_text(uint64_t user_id, unsigned sanitize_flags);
+
+/* The roles of doc/API.md, highest first, as frontend_role_rank() numbers them. */
+enum frontend_role {
+	FRONTEND_ROLE_HOST,
+	FRONTEND_ROLE_MODERATOR,
+	FRONTEND_ROLE_SPEAKER,
+	FRONTEND_ROLE_LISTENER,
+	FRONTEND_ROLE_OTHER, /* NULL or a role this client does not know */
+};
+
+/* The enum frontend_role of a role's name ("host", ...; NULL is fine). */
+enum frontend_role frontend_role_rank(const char *role);
+
+/*
+ * "the host", "a moderator", "a speaker" or "a listener" (translated) for a role in a
+ * sentence; other for NULL or any other role. Never NULL unless other is.
+ */
+const char *frontend_role_phrase(const char *role, const char *other);
+
+/* The highest gain a listener may give a member's voice (ENGINE_CMD_SET_VOLUME). */
+#define FRONTEND_GAIN_MAX 4.0
+
+/*
+ * Parses the arguments of a volume command, "NAME GAIN", in place: cuts args at its
+ * last space, leaving NAME in args, and reads GAIN into *gain. Returns 0, -EINVAL
+ * when there is no GAIN (a usage error), or -ERANGE when GAIN is not a number from 0
+ * to FRONTEND_GAIN_MAX.
+ */
+int frontend_parse_volume(char *args, double *gain);
+
+/* Sends the engine ENGINE_CMD_SET_VOLUME: user's voice (as the engine names users) at gain. */
+void frontend_send_volume(struct engine *engine, const char *user, double gain);
+
+/*
+ * Sends the engine a new command of this type with copies of user and text (either
+ * may be NULL: the field stays unset).
+ */
+void frontend_send(struct engine *engine, enum engine_command_type type, const char *user,
+		   const char *text);
 
 /*
  * Waits up to timeout_ms (negative: forever) for the engine's descriptor or the

@@ -58,12 +58,7 @@ void plain_free(struct plain *plain)
 static char *plain_clean(const struct plain *plain, const json_t *object, const char *key,
 			 size_t width, const char *fallback)
 {
-	const json_t *value = json_object_get(object, key);
-
-	if (!json_is_string(value))
-		return sanitize_text_width(fallback, strlen(fallback), plain->flags, width);
-	return sanitize_text_width(json_string_value(value), json_string_length(value),
-				   plain->flags, width);
+	return frontend_field_text(object, key, plain->flags, width, fallback);
 }
 
 /* The member with this user id in our copy of the room, or NULL. */
@@ -90,33 +85,19 @@ static char *plain_name(const struct plain *plain, const json_t *data)
 {
 	uint64_t user_id = frontend_u64(data, "user_id");
 	const json_t *member;
-	char *fallback, *name;
 
 	if (json_is_string(json_object_get(data, "name")))
 		return plain_clean(plain, data, "name", PLAIN_NAME_WIDTH, "");
 	member = plain_member(plain, user_id, NULL);
 	if (member != NULL && json_is_string(json_object_get(member, "name")))
 		return plain_clean(plain, member, "name", PLAIN_NAME_WIDTH, "");
-	fallback = xasprintf(_("user %" PRIu64), user_id);
-	name = sanitize_text(fallback, strlen(fallback), plain->flags);
-	free(fallback);
-	return name;
+	return frontend_user_text(user_id, plain->flags);
 }
 
 /* "the host", "a moderator", ... for "joined as ..." and "is now ...". */
 static const char *plain_role_phrase(const char *role)
 {
-	if (role == NULL)
-		return _("a member");
-	if (strcmp(role, "host") == 0)
-		return _("the host");
-	if (strcmp(role, "moderator") == 0)
-		return _("a moderator");
-	if (strcmp(role, "speaker") == 0)
-		return _("a speaker");
-	if (strcmp(role, "listener") == 0)
-		return _("a listener");
-	return _("a member");
+	return frontend_role_phrase(role, _("a member"));
 }
 
 static bool plain_on_stage(const char *role)
@@ -560,18 +541,6 @@ static void plain_show_prompt(struct plain_run *run)
 	fflush(stdout);
 }
 
-static void plain_send(struct plain_run *run, enum engine_command_type type, const char *user,
-		       const char *text)
-{
-	struct engine_command *command = engine_command_new(type);
-
-	if (user != NULL)
-		command->user = xstrdup(user);
-	if (text != NULL)
-		command->text = xstrdup(text);
-	engine_send(run->engine, command);
-}
-
 static void plain_join(struct plain_run *run, const char *room_text)
 {
 	struct engine_command *command;
@@ -598,7 +567,7 @@ static void plain_quit(struct plain_run *run)
 		return;
 	run->quitting = true;
 	run->quit_deadline = util_now_ms() + PLAIN_QUIT_TIMEOUT_MS;
-	plain_send(run, ENGINE_CMD_QUIT, NULL, NULL);
+	frontend_send(run->engine, ENGINE_CMD_QUIT, NULL, NULL);
 }
 
 static void plain_help(struct plain_run *run)
@@ -703,7 +672,7 @@ static void plain_command(struct plain_run *run, char *line)
 	if (line[0] == '\0')
 		return;
 	if (line[0] != '/' || line[1] == '/') {
-		plain_send(run, ENGINE_CMD_SAY, NULL, line[0] == '/' ? line + 1 : line);
+		frontend_send(run->engine, ENGINE_CMD_SAY, NULL, line[0] == '/' ? line + 1 : line);
 		return;
 	}
 	plain_split(line, &cmd, &rest);
@@ -711,9 +680,9 @@ static void plain_command(struct plain_run *run, char *line)
 		if (strcmp(cmd, simple[i].name) != 0)
 			continue;
 		if (simple[i].usage == NULL)
-			plain_send(run, simple[i].type, NULL, NULL);
+			frontend_send(run->engine, simple[i].type, NULL, NULL);
 		else if (plain_need(run, rest, simple[i].usage))
-			plain_send(run, simple[i].type, rest, NULL);
+			frontend_send(run->engine, simple[i].type, rest, NULL);
 		return;
 	}
 	if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0) {
@@ -730,10 +699,10 @@ static void plain_command(struct plain_run *run, char *line)
 			plain_join(run, rest);
 	} else if (strcmp(cmd, "say") == 0) {
 		if (plain_need(run, rest, N_("/say TEXT")))
-			plain_send(run, ENGINE_CMD_SAY, NULL, rest);
+			frontend_send(run->engine, ENGINE_CMD_SAY, NULL, rest);
 	} else if (strcmp(cmd, "create") == 0) {
 		if (plain_need(run, rest, N_("/create TITLE")))
-			plain_send(run, ENGINE_CMD_CREATE_ROOM, NULL, rest);
+			frontend_send(run->engine, ENGINE_CMD_CREATE_ROOM, NULL, rest);
 	} else if (strcmp(cmd, "hand") == 0) {
 		bool raise = !run->plain->hand_raised;
 
@@ -741,35 +710,26 @@ static void plain_command(struct plain_run *run, char *line)
 			raise = true;
 		else if (strcmp(rest, "down") == 0)
 			raise = false;
-		plain_send(run, raise ? ENGINE_CMD_RAISE_HAND : ENGINE_CMD_LOWER_HAND, NULL,
-			   NULL);
+		frontend_send(run->engine, raise ? ENGINE_CMD_RAISE_HAND : ENGINE_CMD_LOWER_HAND,
+			      NULL, NULL);
 	} else if (strcmp(cmd, "verify") == 0) {
 		if (plain_need(run, rest, N_("/verify NAME [yes]")))
 			plain_verify(run, rest);
 	} else if (strcmp(cmd, "play") == 0) {
-		plain_send(run, ENGINE_CMD_PLAY, NULL, rest[0] != '\0' ? rest : NULL);
+		frontend_send(run->engine, ENGINE_CMD_PLAY, NULL, rest[0] != '\0' ? rest : NULL);
 	} else if (strcmp(cmd, "record") == 0) {
-		plain_send(run, ENGINE_CMD_RECORD, NULL, rest[0] != '\0' ? rest : NULL);
+		frontend_send(run->engine, ENGINE_CMD_RECORD, NULL, rest[0] != '\0' ? rest : NULL);
 	} else if (strcmp(cmd, "volume") == 0) {
-		char *gain_text = strrchr(rest, ' '), *end;
 		double gain;
+		int ret = frontend_parse_volume(rest, &gain);
 
-		if (gain_text == NULL) {
+		if (ret == -EINVAL)
 			plain_need(run, "", N_("/volume NAME GAIN"));
-			return;
-		}
-		*gain_text++ = '\0';
-		gain = strtod(gain_text, &end);
-		if (*end != '\0' || end == gain_text || !(gain >= 0.0 && gain <= 4.0)) {
+		else if (ret < 0)
 			plain_print(run,
 				    _("The gain is a number from 0 to 4 (1 is unchanged).\n"));
-			return;
-		}
-		struct engine_command *command = engine_command_new(ENGINE_CMD_SET_VOLUME);
-
-		command->user = xstrdup(rest);
-		command->number = gain;
-		engine_send(run->engine, command);
+		else
+			frontend_send_volume(run->engine, rest, gain);
 	} else {
 		char *text = xasprintf(_("Unknown command /%s; /help lists them.\n"), cmd);
 

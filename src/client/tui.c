@@ -26,6 +26,7 @@
 #include <curses.h>
 
 #include "earcon.h"
+#include "frontend.h"
 #include "i18n.h"
 #include "log.h"
 #include "sanitize.h"
@@ -44,9 +45,8 @@
 #define TUI_SPEAKING_INTERVAL_MS 1000
 /* How long quitting waits for the engine to leave the room and stop. */
 #define TUI_QUIT_TIMEOUT_MS 5000
-/* Per-member volume: steps and limits of the gain (1.0 is unchanged). */
+/* Per-member volume: steps of the gain (1.0 is unchanged; FRONTEND_GAIN_MAX at most). */
 #define TUI_GAIN_STEP 0.25
-#define TUI_GAIN_MAX 4.0
 /* Keys arrive this fast after ESC when they belong to an escape sequence. */
 #define TUI_ESCDELAY_MS 50
 
@@ -233,32 +233,22 @@ static char *tui_clean(const struct tui *tui, const char *text, size_t len, size
 static char *tui_field_text(const struct tui *tui, const json_t *object, const char *key,
 			    size_t width, const char *fallback)
 {
-	const json_t *value = json_object_get(object, key);
-
-	if (!json_is_string(value))
-		return tui_clean(tui, fallback, strlen(fallback), width);
-	return tui_clean(tui, json_string_value(value), json_string_length(value), width);
-}
-
-static const char *tui_str(const json_t *object, const char *key, const char *fallback)
-{
-	const json_t *value = json_object_get(object, key);
-
-	return json_is_string(value) ? json_string_value(value) : fallback;
-}
-
-static uint64_t tui_u64(const json_t *object, const char *key)
-{
-	const json_t *value = json_object_get(object, key);
-
-	if (json_is_integer(value) && json_integer_value(value) > 0)
-		return (uint64_t)json_integer_value(value);
-	return 0;
+	return frontend_field_text(object, key, tui->flags, width, fallback);
 }
 
 static bool tui_bool(const json_t *object, const char *key)
 {
 	return json_is_true(json_object_get(object, key));
+}
+
+/* The text that format and the arguments in ap make, in a new string. */
+static char *tui_vformat(const char *format, va_list ap)
+{
+	char *text;
+
+	if (vasprintf(&text, format, ap) < 0)
+		fatal("out of memory");
+	return text;
 }
 
 /* A decoration: the UTF-8 form, or its ASCII stand-in. */
@@ -339,6 +329,7 @@ static size_t tui_wrap(const char *text, size_t width, char ***rows)
 	return count;
 }
 
+/* Frees an array of count strings: rows, the log's entries or a page's lines. */
 static void tui_free_rows(char **rows, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
@@ -516,9 +507,7 @@ static void tui_log_add(struct tui *tui, const char *text)
 
 static void tui_log_clear(struct tui *tui)
 {
-	for (size_t i = 0; i < tui->log_count; i++)
-		free(tui->log[i]);
-	free(tui->log);
+	tui_free_rows(tui->log, tui->log_count);
 	tui->log = NULL;
 	tui->log_count = 0;
 	tui->log_focus = 0;
@@ -543,38 +532,26 @@ static bool tui_on_stage(const char *role)
 	return role != NULL && role[0] != '\0' && strcmp(role, "listener") != 0;
 }
 
+/* 0 for the host, 1 a moderator, 2 a speaker, 3 anyone else (the order on stage). */
 static int tui_role_rank(const char *role)
 {
-	if (strcmp(role, "host") == 0)
-		return 0;
-	if (strcmp(role, "moderator") == 0)
-		return 1;
-	if (strcmp(role, "speaker") == 0)
-		return 2;
-	return 3;
+	enum frontend_role rank = frontend_role_rank(role);
+
+	return rank < FRONTEND_ROLE_LISTENER ? (int)rank : (int)FRONTEND_ROLE_LISTENER;
 }
 
 static const char *tui_role_word(const char *role)
 {
-	if (strcmp(role, "host") == 0)
-		return _("host");
-	if (strcmp(role, "moderator") == 0)
-		return _("moderator");
-	if (strcmp(role, "speaker") == 0)
-		return _("speaker");
-	return _("listener");
+	/* In the order of tui_role_rank(). */
+	const char *words[] = {_("host"), _("moderator"), _("speaker"), _("listener")};
+
+	return words[tui_role_rank(role)];
 }
 
 /* "the host", "a speaker", ... for sentences. */
 static const char *tui_role_phrase(const char *role)
 {
-	if (strcmp(role, "host") == 0)
-		return _("the host");
-	if (strcmp(role, "moderator") == 0)
-		return _("a moderator");
-	if (strcmp(role, "speaker") == 0)
-		return _("a speaker");
-	return _("a listener");
+	return frontend_role_phrase(role, _("a listener"));
 }
 
 static struct tui_member *tui_member_find(struct tui *tui, uint64_t user_id)
@@ -612,7 +589,7 @@ static void tui_set_verified(struct tui *tui, uint64_t user_id, bool verified)
 /* Adds or updates a member from a Member object; returns it, or NULL if unusable. */
 static struct tui_member *tui_member_set(struct tui *tui, const json_t *object)
 {
-	uint64_t user_id = tui_u64(object, "user_id");
+	uint64_t user_id = frontend_u64(object, "user_id");
 	struct tui_member *member;
 
 	if (user_id == 0)
@@ -629,7 +606,8 @@ static struct tui_member *tui_member_set(struct tui *tui, const json_t *object)
 	}
 	free(member->name);
 	member->name = tui_field_text(tui, object, "name", TUI_NAME_WIDTH, "?");
-	snprintf(member->role, sizeof(member->role), "%s", tui_str(object, "role", "listener"));
+	snprintf(member->role, sizeof(member->role), "%s",
+		 frontend_str(object, "role", "listener"));
 	member->bot = tui_bool(object, "bot");
 	member->muted = tui_bool(object, "muted");
 	member->hand = tui_bool(object, "hand_raised");
@@ -823,9 +801,7 @@ static void tui_speaking_changed(struct tui *tui)
 
 static void tui_page_close(struct tui *tui)
 {
-	for (size_t i = 0; i < tui->page_count; i++)
-		free(tui->page_lines[i]);
-	free(tui->page_lines);
+	tui_free_rows(tui->page_lines, tui->page_count);
 	tui->page_lines = NULL;
 	tui->page_count = 0;
 	tui->page_focus = 0;
@@ -859,8 +835,7 @@ static void tui_page_addf(struct tui *tui, const char *format, ...)
 	char *line;
 
 	va_start(ap, format);
-	if (vasprintf(&line, format, ap) < 0)
-		fatal("out of memory");
+	line = tui_vformat(format, ap);
 	va_end(ap);
 	tui_page_add(tui, line);
 	free(line);
@@ -915,18 +890,6 @@ static void tui_help_open(struct tui *tui)
 /* The tag of ENGINE_CMD_VERIFY with flag, so that its answer opens no page. */
 #define TUI_TAG_MARK_VERIFIED "tui-mark-verified"
 
-static void tui_send(struct tui *tui, enum engine_command_type type, const char *user,
-		     const char *text)
-{
-	struct engine_command *command = engine_command_new(type);
-
-	if (user != NULL)
-		command->user = xstrdup(user);
-	if (text != NULL)
-		command->text = xstrdup(text);
-	engine_send(tui->engine, command);
-}
-
 /* Sends a command about a member, naming them by user id. */
 static void tui_send_member(struct tui *tui, enum engine_command_type type,
 			    const struct tui_member *member)
@@ -934,7 +897,7 @@ static void tui_send_member(struct tui *tui, enum engine_command_type type,
 	char id[24];
 
 	snprintf(id, sizeof(id), "%" PRIu64, member->user_id);
-	tui_send(tui, type, id, NULL);
+	frontend_send(tui->engine, type, id, NULL);
 }
 
 static void tui_join(struct tui *tui, uint64_t room)
@@ -949,7 +912,7 @@ static void tui_join(struct tui *tui, uint64_t room)
 
 static void tui_refresh_rooms(struct tui *tui)
 {
-	tui_send(tui, ENGINE_CMD_LIST_ROOMS, NULL, NULL);
+	frontend_send(tui->engine, ENGINE_CMD_LIST_ROOMS, NULL, NULL);
 }
 
 static void tui_quit(struct tui *tui)
@@ -958,7 +921,7 @@ static void tui_quit(struct tui *tui)
 		return;
 	tui->quitting = true;
 	tui->quit_deadline = util_now_ms() + TUI_QUIT_TIMEOUT_MS;
-	tui_send(tui, ENGINE_CMD_QUIT, NULL, NULL);
+	frontend_send(tui->engine, ENGINE_CMD_QUIT, NULL, NULL);
 }
 
 /* Engine events. */
@@ -966,18 +929,14 @@ static void tui_quit(struct tui *tui)
 /* The sanitized name an event is about: "name", else the member's, else "user N". */
 static char *tui_event_name(struct tui *tui, const json_t *data)
 {
-	uint64_t user_id = tui_u64(data, "user_id");
+	uint64_t user_id = frontend_u64(data, "user_id");
 	struct tui_member *member = tui_member_find(tui, user_id);
-	char *fallback, *name;
 
 	if (json_is_string(json_object_get(data, "name")))
 		return tui_field_text(tui, data, "name", TUI_NAME_WIDTH, "?");
 	if (member != NULL)
 		return xstrdup(member->name);
-	fallback = xasprintf(_("user %" PRIu64), user_id);
-	name = tui_clean(tui, fallback, strlen(fallback), 0);
-	free(fallback);
-	return name;
+	return frontend_user_text(user_id, tui->flags);
 }
 
 static void tui_sayf(struct tui *tui, const char *format, ...)
@@ -988,8 +947,7 @@ static void tui_sayf(struct tui *tui, const char *format, ...)
 	char *line;
 
 	va_start(ap, format);
-	if (vasprintf(&line, format, ap) < 0)
-		fatal("out of memory");
+	line = tui_vformat(format, ap);
 	va_end(ap);
 	tui_say(tui, line);
 	free(line);
@@ -1011,16 +969,16 @@ static void tui_on_rooms(struct tui *tui, const json_t *data)
 	json_array_foreach(rooms, i, room) {
 		struct tui_room_info *info;
 
-		if (tui_u64(room, "id") == 0)
+		if (frontend_u64(room, "id") == 0)
 			continue;
 		tui->rooms = xreallocarray(tui->rooms, tui->room_count + 1, sizeof(*tui->rooms));
 		info = &tui->rooms[tui->room_count++];
-		info->id = tui_u64(room, "id");
+		info->id = frontend_u64(room, "id");
 		info->title = tui_field_text(tui, room, "title", TUI_TITLE_WIDTH, "");
 		info->topic = tui_field_text(tui, room, "topic", TUI_TITLE_WIDTH, "");
-		info->speakers = tui_u64(room, "speakers");
-		info->listeners = tui_u64(room, "listeners");
-		info->private_room = strcmp(tui_str(room, "visibility", ""), "private") == 0;
+		info->speakers = frontend_u64(room, "speakers");
+		info->listeners = frontend_u64(room, "listeners");
+		info->private_room = strcmp(frontend_str(room, "visibility", ""), "private") == 0;
 	}
 	tui->rooms_loaded = true;
 	tui->dirty = true;
@@ -1038,15 +996,15 @@ static void tui_on_joined(struct tui *tui, const json_t *data)
 	tui_room_clear(tui);
 	tui_page_close(tui);
 	tui->screen = TUI_SCREEN_ROOM;
-	tui->room_id = tui_u64(room, "id");
+	tui->room_id = frontend_u64(room, "id");
 	tui->room_title = tui_field_text(tui, room, "title", TUI_TITLE_WIDTH, "");
 	tui->room_topic = tui_field_text(tui, room, "topic", TUI_TITLE_WIDTH, "");
-	tui->listeners = tui_u64(room, "listeners");
+	tui->listeners = frontend_u64(room, "listeners");
 	json_array_foreach(members, i, item)
 		tui_member_set(tui, item);
 	if (json_is_object(self))
 		tui_member_set(tui, self);
-	role = tui_str(self, "role", "listener");
+	role = frontend_str(self, "role", "listener");
 	tui->conn = TUI_CONN_OK;
 	free(tui->message);
 	tui->message = NULL;
@@ -1086,9 +1044,9 @@ static void tui_on_member_joined(struct tui *tui, const json_t *data)
 static void tui_on_member_left(struct tui *tui, const json_t *data)
 {
 	char *name = tui_event_name(tui, data);
-	bool removed = strcmp(tui_str(data, "reason", ""), "removed") == 0;
+	bool removed = strcmp(frontend_str(data, "reason", ""), "removed") == 0;
 
-	tui_member_remove(tui, tui_u64(data, "user_id"));
+	tui_member_remove(tui, frontend_u64(data, "user_id"));
 	tui_sayf(tui, removed ? _("%s was removed from the room.") : _("%s left."), name);
 	free(name);
 	if (!tui_bool(data, "refresh"))
@@ -1097,10 +1055,10 @@ static void tui_on_member_left(struct tui *tui, const json_t *data)
 
 static void tui_on_role(struct tui *tui, const json_t *data)
 {
-	uint64_t user_id = tui_u64(data, "user_id");
+	uint64_t user_id = frontend_u64(data, "user_id");
 	struct tui_member *member = tui_member_find(tui, user_id);
-	const char *role = tui_str(data, "role", "listener");
-	const char *old_role = tui_str(data, "old_role", "listener");
+	const char *role = frontend_str(data, "role", "listener");
+	const char *old_role = frontend_str(data, "old_role", "listener");
 	char *name;
 
 	if (member != NULL) {
@@ -1135,7 +1093,7 @@ static void tui_on_role(struct tui *tui, const json_t *data)
 static void tui_on_flag(struct tui *tui, const struct engine_event *event)
 {
 	const json_t *data = event->data;
-	uint64_t user_id = tui_u64(data, "user_id");
+	uint64_t user_id = frontend_u64(data, "user_id");
 	struct tui_member *member = tui_member_find(tui, user_id);
 	bool self = user_id == tui->self_id;
 	char *name = tui_event_name(tui, data);
@@ -1158,7 +1116,7 @@ static void tui_on_flag(struct tui *tui, const struct engine_event *event)
 		break;
 	case ENGINE_EV_MUTED:
 		on = tui_bool(data, "muted");
-		if (self && strcmp(tui_str(data, "by", "server"), "self") == 0) {
+		if (self && strcmp(frontend_str(data, "by", "server"), "self") == 0) {
 			tui->local_mute = on;
 			tui_say(tui, on ? _("Your microphone is muted.") :
 					  _("Your microphone is on."));
@@ -1222,7 +1180,7 @@ static void tui_on_chat(struct tui *tui, const json_t *data)
 	char *text = tui_field_text(tui, data, "text", 0, "");
 
 	tui_sayf(tui, _("%s: %s"), name, text);
-	if (tui_u64(data, "user_id") != tui->self_id && tui_mentions(tui, text))
+	if (frontend_u64(data, "user_id") != tui->self_id && tui_mentions(tui, text))
 		tui_earcon(tui, EARCON_MENTION);
 	free(name);
 	free(text);
@@ -1230,7 +1188,7 @@ static void tui_on_chat(struct tui *tui, const json_t *data)
 
 static void tui_on_safety_number(struct tui *tui, const json_t *data)
 {
-	uint64_t user_id = tui_u64(data, "user_id");
+	uint64_t user_id = frontend_u64(data, "user_id");
 	struct tui_member *member = tui_member_find(tui, user_id);
 	char *name = tui_event_name(tui, data);
 	char *number = tui_field_text(tui, data, "safety_number", TUI_TITLE_WIDTH, "");
@@ -1241,7 +1199,7 @@ static void tui_on_safety_number(struct tui *tui, const json_t *data)
 		member->key_changed = false;
 	/* The engine remembers verified keys across runs: trust its word. */
 	tui_set_verified(tui, user_id, verified);
-	if (strcmp(tui_str(data, "tag", ""), TUI_TAG_MARK_VERIFIED) == 0) {
+	if (strcmp(frontend_str(data, "tag", ""), TUI_TAG_MARK_VERIFIED) == 0) {
 		/* The answer to y in the verify page: the page is closed already. */
 		if (verified)
 			tui_sayf(tui, _("You verified %s."), name);
@@ -1278,7 +1236,7 @@ static void tui_on_safety_number(struct tui *tui, const json_t *data)
 
 static void tui_on_key_changed(struct tui *tui, const json_t *data)
 {
-	uint64_t user_id = tui_u64(data, "user_id");
+	uint64_t user_id = frontend_u64(data, "user_id");
 	struct tui_member *member = tui_member_find(tui, user_id);
 	char *name = tui_event_name(tui, data);
 
@@ -1304,7 +1262,7 @@ static void tui_handle_event(struct tui *tui, const struct engine_event *event)
 
 		tui->conn = TUI_CONN_OK;
 		tui->connected_once = true;
-		tui->self_id = tui_u64(user, "id");
+		tui->self_id = frontend_u64(user, "id");
 		free(tui->self_name);
 		tui->self_name = tui_field_text(tui, user, "name", TUI_NAME_WIDTH, "?");
 		free(tui->server);
@@ -1320,14 +1278,14 @@ static void tui_handle_event(struct tui *tui, const struct engine_event *event)
 		break;
 	}
 	case ENGINE_EV_RECONNECTING:
-		if (strcmp(tui_str(data, "what", ""), "media") == 0) {
+		if (strcmp(frontend_str(data, "what", ""), "media") == 0) {
 			tui->conn = TUI_CONN_MEDIA_RETRY;
 			tui_say(tui, _("Audio connection lost; reconnecting."));
 		} else {
 			tui->conn = TUI_CONN_API_RETRY;
 			tui_sayf(tui,
 				 _("Server connection lost; retrying in %" PRIu64 " seconds."),
-				 (tui_u64(data, "in_ms") + 999) / 1000);
+				 (frontend_u64(data, "in_ms") + 999) / 1000);
 		}
 		break;
 	case ENGINE_EV_ROOMS:
@@ -1338,17 +1296,17 @@ static void tui_handle_event(struct tui *tui, const struct engine_event *event)
 
 		a = tui_field_text(tui, room, "title", TUI_TITLE_WIDTH, "");
 		tui_sayf(tui, _("Room \"%s\" created."), a);
-		if (tui_u64(room, "id") != 0)
-			tui_join(tui, tui_u64(room, "id"));
+		if (frontend_u64(room, "id") != 0)
+			tui_join(tui, frontend_u64(room, "id"));
 		break;
 	}
 	case ENGINE_EV_JOINED:
 		tui_on_joined(tui, data);
 		break;
 	case ENGINE_EV_LEFT:
-		tui_back_to_hallway(tui, strcmp(tui_str(data, "reason", ""), "removed") == 0 ?
-						 _("You were removed from the room.") :
-						 _("You left the room."));
+		tui_back_to_hallway(tui, strcmp(frontend_str(data, "reason", ""), "removed") == 0
+					     ? _("You were removed from the room.")
+					     : _("You left the room."));
 		break;
 	case ENGINE_EV_ROOM_ENDED:
 		tui_back_to_hallway(tui, _("The room has ended."));
@@ -1369,11 +1327,11 @@ static void tui_handle_event(struct tui *tui, const struct engine_event *event)
 		tui_on_flag(tui, event);
 		break;
 	case ENGINE_EV_LISTENER_COUNT:
-		tui->listeners = tui_u64(data, "listeners");
+		tui->listeners = frontend_u64(data, "listeners");
 		break;
 	case ENGINE_EV_SPEAKING_STARTED:
 	case ENGINE_EV_SPEAKING_STOPPED: {
-		struct tui_member *member = tui_member_find(tui, tui_u64(data, "user_id"));
+		struct tui_member *member = tui_member_find(tui, frontend_u64(data, "user_id"));
 
 		if (tui->conn == TUI_CONN_MEDIA_RETRY)
 			tui->conn = TUI_CONN_OK; /* audio flows again */
@@ -1398,7 +1356,8 @@ static void tui_handle_event(struct tui *tui, const struct engine_event *event)
 		a = tui_field_text(tui, user, "name", TUI_NAME_WIDTH, "?");
 		b = tui_field_text(tui, data, "safety_number", TUI_TITLE_WIDTH, "");
 		tui_page_open(tui, TUI_PAGE_INFO);
-		tui_page_addf(tui, _("You are %s (user %" PRIu64 ")."), a, tui_u64(user, "id"));
+		tui_page_addf(tui, _("You are %s (user %" PRIu64 ")."), a,
+			      frontend_u64(user, "id"));
 		tui_page_addf(tui, _("Your safety number: %s"), b);
 		tui_page_add(tui, _("Others compare it with what their salon shows for you. "
 				    "Press Escape to close."));
@@ -1410,7 +1369,7 @@ static void tui_handle_event(struct tui *tui, const struct engine_event *event)
 							  _("Finished playing %s."), a);
 		break;
 	case ENGINE_EV_ERROR: {
-		const char *code = tui_str(data, "code", "");
+		const char *code = frontend_str(data, "code", "");
 
 		if (strcmp(code, "unreachable") == 0)
 			tui->last_error_exit = 3;
@@ -1536,7 +1495,8 @@ static void tui_command(struct tui *tui, char *line)
 		if (simple[i].needs_user && rest[0] == '\0')
 			tui_sayf(tui, _("Usage: :%s NAME"), cmd);
 		else
-			tui_send(tui, simple[i].type, simple[i].needs_user ? rest : NULL, NULL);
+			frontend_send(tui->engine, simple[i].type,
+				      simple[i].needs_user ? rest : NULL, NULL);
 		return;
 	}
 	if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "q") == 0) {
@@ -1544,9 +1504,9 @@ static void tui_command(struct tui *tui, char *line)
 	} else if (strcmp(cmd, "help") == 0) {
 		tui_help_open(tui);
 	} else if (strcmp(cmd, "say") == 0 && rest[0] != '\0') {
-		tui_send(tui, ENGINE_CMD_SAY, NULL, rest);
+		frontend_send(tui->engine, ENGINE_CMD_SAY, NULL, rest);
 	} else if (strcmp(cmd, "create") == 0 && rest[0] != '\0') {
-		tui_send(tui, ENGINE_CMD_CREATE_ROOM, NULL, rest);
+		frontend_send(tui->engine, ENGINE_CMD_CREATE_ROOM, NULL, rest);
 	} else if (strcmp(cmd, "join") == 0) {
 		char *end;
 		unsigned long long room = strtoull(rest, &end, 10);
@@ -1558,32 +1518,25 @@ static void tui_command(struct tui *tui, char *line)
 	} else if (strcmp(cmd, "hand") == 0) {
 		struct tui_member *self = tui_self(tui);
 
-		tui_send(tui, self != NULL && self->hand ? ENGINE_CMD_LOWER_HAND :
-							   ENGINE_CMD_RAISE_HAND, NULL, NULL);
+		frontend_send(tui->engine,
+			      self != NULL && self->hand ? ENGINE_CMD_LOWER_HAND
+							 : ENGINE_CMD_RAISE_HAND,
+			      NULL, NULL);
 	} else if (strcmp(cmd, "play") == 0) {
 		/* No file stops the current one, as :record does. */
-		tui_send(tui, ENGINE_CMD_PLAY, NULL, rest[0] != '\0' ? rest : NULL);
+		frontend_send(tui->engine, ENGINE_CMD_PLAY, NULL, rest[0] != '\0' ? rest : NULL);
 	} else if (strcmp(cmd, "record") == 0) {
-		tui_send(tui, ENGINE_CMD_RECORD, NULL, rest[0] != '\0' ? rest : NULL);
+		frontend_send(tui->engine, ENGINE_CMD_RECORD, NULL, rest[0] != '\0' ? rest : NULL);
 	} else if (strcmp(cmd, "volume") == 0) {
-		char *gain_text = strrchr(rest, ' '), *end;
 		double gain;
+		int ret = frontend_parse_volume(rest, &gain);
 
-		if (gain_text == NULL) {
+		if (ret == -EINVAL)
 			tui_say(tui, _("Usage: :volume NAME GAIN (1 is unchanged)"));
-			return;
-		}
-		*gain_text++ = '\0';
-		gain = strtod(gain_text, &end);
-		if (*end != '\0' || end == gain_text || !(gain >= 0.0 && gain <= TUI_GAIN_MAX)) {
+		else if (ret < 0)
 			tui_say(tui, _("The gain is a number from 0 to 4 (1 is unchanged)."));
-			return;
-		}
-		struct engine_command *command = engine_command_new(ENGINE_CMD_SET_VOLUME);
-
-		command->user = xstrdup(rest);
-		command->number = gain;
-		engine_send(tui->engine, command);
+		else
+			frontend_send_volume(tui->engine, rest, gain);
 	} else {
 		char *clean = tui_clean(tui, cmd, strlen(cmd), TUI_NAME_WIDTH);
 
@@ -1607,7 +1560,7 @@ static void tui_page_key(struct tui *tui, int key, enum tui_action action)
 			char id[24];
 
 			snprintf(id, sizeof(id), "%" PRIu64, tui->page_user);
-			tui_send(tui, ENGINE_CMD_REMOVE, id, NULL);
+			frontend_send(tui->engine, ENGINE_CMD_REMOVE, id, NULL);
 			tui_page_close(tui);
 		} else if (key == 'n' || key == 'N' || action == TUI_ACTION_LEAVE) {
 			tui_page_close(tui);
@@ -1618,7 +1571,7 @@ static void tui_page_key(struct tui *tui, int key, enum tui_action action)
 			char id[24];
 
 			snprintf(id, sizeof(id), "%" PRIu64, tui->page_user);
-			tui_send(tui, ENGINE_CMD_ACCEPT_KEY, id, NULL);
+			frontend_send(tui->engine, ENGINE_CMD_ACCEPT_KEY, id, NULL);
 			tui_page_close(tui);
 		} else if (!tui->page_key_changed && (key == 'y' || key == 'Y')) {
 			struct engine_command *command = engine_command_new(ENGINE_CMD_VERIFY);
@@ -1732,7 +1685,7 @@ static void tui_input_key(struct tui *tui, int key, enum tui_action action)
 				tui->pane = TUI_PANE_MEMBERS;
 			tui_command(tui, text + 1);
 		} else if (text[0] != '\0') {
-			tui_send(tui, ENGINE_CMD_SAY, NULL, text);
+			frontend_send(tui->engine, ENGINE_CMD_SAY, NULL, text);
 		}
 		free(text);
 		if (tui->screen != TUI_SCREEN_ROOM)
@@ -1783,7 +1736,7 @@ static void tui_common_action(struct tui *tui, enum tui_action action)
 		tui_field_set(&tui->input, ":");
 		break;
 	case TUI_ACTION_WHOAMI:
-		tui_send(tui, ENGINE_CMD_WHOAMI, NULL, NULL);
+		frontend_send(tui->engine, ENGINE_CMD_WHOAMI, NULL, NULL);
 		break;
 	case TUI_ACTION_QUIT:
 		tui_quit(tui);
@@ -1882,7 +1835,7 @@ static void tui_member_action(struct tui *tui, enum tui_action action)
 	case TUI_ACTION_VERIFY:
 	case TUI_ACTION_SELECT:
 		if (member->self)
-			tui_send(tui, ENGINE_CMD_WHOAMI, NULL, NULL);
+			frontend_send(tui->engine, ENGINE_CMD_WHOAMI, NULL, NULL);
 		else
 			tui_send_member(tui, ENGINE_CMD_VERIFY, member);
 		break;
@@ -1890,19 +1843,15 @@ static void tui_member_action(struct tui *tui, enum tui_action action)
 	case TUI_ACTION_VOLUME_DOWN: {
 		double gain = member->gain + (action == TUI_ACTION_VOLUME_UP ? TUI_GAIN_STEP :
 									    -TUI_GAIN_STEP);
-		struct engine_command *command;
 		char id[24];
 
 		if (gain < 0.0)
 			gain = 0.0;
-		if (gain > TUI_GAIN_MAX)
-			gain = TUI_GAIN_MAX;
+		if (gain > FRONTEND_GAIN_MAX)
+			gain = FRONTEND_GAIN_MAX;
 		member->gain = gain;
 		snprintf(id, sizeof(id), "%" PRIu64, member->user_id);
-		command = engine_command_new(ENGINE_CMD_SET_VOLUME);
-		command->user = xstrdup(id);
-		command->number = gain;
-		engine_send(tui->engine, command);
+		frontend_send_volume(tui->engine, id, gain);
 		break;
 	}
 	default:
@@ -1955,11 +1904,14 @@ static void tui_room_action(struct tui *tui, enum tui_action action)
 				       "sees every listener."));
 		break;
 	case TUI_ACTION_MUTE:
-		tui_send(tui, tui->local_mute ? ENGINE_CMD_UNMUTE : ENGINE_CMD_MUTE, NULL, NULL);
+		frontend_send(tui->engine, tui->local_mute ? ENGINE_CMD_UNMUTE : ENGINE_CMD_MUTE,
+			      NULL, NULL);
 		break;
 	case TUI_ACTION_HAND:
-		tui_send(tui, self != NULL && self->hand ? ENGINE_CMD_LOWER_HAND :
-							   ENGINE_CMD_RAISE_HAND, NULL, NULL);
+		frontend_send(tui->engine,
+			      self != NULL && self->hand ? ENGINE_CMD_LOWER_HAND
+							 : ENGINE_CMD_RAISE_HAND,
+			      NULL, NULL);
 		break;
 	case TUI_ACTION_INVITE:
 	case TUI_ACTION_AUDIENCE:
@@ -1975,7 +1927,7 @@ static void tui_room_action(struct tui *tui, enum tui_action action)
 		tui->pane = TUI_PANE_INPUT;
 		break;
 	case TUI_ACTION_LEAVE:
-		tui_send(tui, ENGINE_CMD_LEAVE, NULL, NULL);
+		frontend_send(tui->engine, ENGINE_CMD_LEAVE, NULL, NULL);
 		break;
 	default:
 		tui_common_action(tui, action);
@@ -2061,8 +2013,7 @@ static void tui_draw_linef(struct tui *tui, int y, bool focused, const char *for
 	char *text;
 
 	va_start(ap, format);
-	if (vasprintf(&text, format, ap) < 0)
-		fatal("out of memory");
+	text = tui_vformat(format, ap);
 	va_end(ap);
 	tui_draw_line(tui, y, text, focused);
 	free(text);

@@ -34,7 +34,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -42,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -55,6 +53,7 @@
 #include <sodium.h>
 
 #include "encoding.h"
+#include "http-client.h"
 #include "util.h"
 
 #define CROWD_ROOMS 10000
@@ -69,7 +68,6 @@
 #define CROWD_STAGE_DEADLINE_MS 10000
 #define CROWD_BATCH_DEADLINE_MS 120000
 #define CROWD_MAX_RUNS 9
-#define CROWD_REQ_MAX 1024
 
 #define TARGET_JOIN_RATE 1000.0
 #define TARGET_JOIN_P99_MS 200.0
@@ -106,17 +104,11 @@ struct crowd_user {
 };
 
 struct conn {
-	int fd;
+	struct http_conn http; /* tests/http-client.c */
 	enum conn_kind kind;
-	bool connected;
-	bool busy;   /* a request is out and its answer is awaited */
 	bool dead;
 	size_t user; /* CONN_POLL: the listener (index in users) */
 	size_t item; /* CONN_BATCH: the item in progress */
-	char out[CROWD_REQ_MAX];
-	size_t out_len, out_off;
-	char *in;
-	size_t in_len, in_cap;
 	uint64_t sent_ns;
 };
 
@@ -197,103 +189,26 @@ static double crowd_median(const double *values, int count)
 	return (sorted[count / 2 - 1] + sorted[count / 2]) / 2;
 }
 
-/* HTTP. */
-
-/*
- * Looks for one whole response at the start of buf. Returns its total length and
- * fills status, body and body_len; 0 when more bytes are needed; -1 when it is not
- * HTTP or has no Content-Length (salond always sends one).
- */
-static long crowd_http_parse(const char *buf, size_t len, int *status, const char **body,
-			     size_t *body_len)
-{
-	const char *end = memmem(buf, len, "\r\n\r\n", 4);
-	const char *line;
-	long content_length = -1;
-
-	if (end == NULL)
-		return len > 16384 ? -1 : 0;
-	if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0)
-		return -1;
-	*status = atoi(buf + 9);
-	for (line = memchr(buf, '\n', (size_t)(end - buf)); line != NULL && line < end;
-	     line = memchr(line + 1, '\n', (size_t)(end - line))) {
-		if (strncasecmp(line + 1, "Content-Length:", 15) == 0)
-			content_length = atol(line + 16);
-	}
-	if (content_length < 0) {
-		if (*status != 204 && *status != 304)
-			return -1;
-		content_length = 0;
-	}
-	if ((size_t)(end + 4 - buf) + (size_t)content_length > len)
-		return 0;
-	*body = end + 4;
-	*body_len = (size_t)content_length;
-	return (long)(end + 4 - buf) + content_length;
-}
+/* HTTP (tests/http-client.c). */
 
 static void crowd_conn_request(struct conn *conn, const char *method, const char *path,
 			       const char *token, const char *body)
 {
-	int n = snprintf(conn->out, sizeof(conn->out),
-			 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s"
-			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-			 method, path, token ? "Authorization: Bearer " : "", token ? token : "",
-			 token ? "\r\n" : "", body ? strlen(body) : 0, body ? body : "");
-
-	if (n < 0 || (size_t)n >= sizeof(conn->out))
+	if (http_client_request(&conn->http, method, path, token, body) < 0)
 		fatal("request too long");
-	conn->out_len = (size_t)n;
-	conn->out_off = 0;
-	conn->busy = true;
 	conn->sent_ns = crowd_now_ns();
-}
-
-static void crowd_conn_watch(struct crowd *c, struct conn *conn, bool want_out)
-{
-	struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = conn};
-
-	if (epoll_ctl(c->epoll_fd, EPOLL_CTL_MOD, conn->fd, &ev) < 0)
-		fatal("epoll_ctl: %s", strerror(errno));
 }
 
 static int crowd_conn_open(struct crowd *c, struct conn *conn, enum conn_kind kind)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = conn};
-	int one = 1;
-
 	conn->kind = kind;
-	conn->connected = false;
-	conn->busy = false;
 	conn->dead = false;
-	conn->in_len = 0;
-	conn->out_len = conn->out_off = 0;
-	conn->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (conn->fd < 0)
-		return -errno;
-	(void)setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(conn->fd, (struct sockaddr *)&c->api, sizeof(c->api)) < 0 &&
-	    errno != EINPROGRESS) {
-		int err = -errno;
-
-		close(conn->fd);
-		conn->fd = -1;
-		return err;
-	}
-	if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, conn->fd, &ev) < 0)
-		fatal("epoll_ctl: %s", strerror(errno));
-	return 0;
+	return http_client_open(&conn->http, c->epoll_fd, &c->api, conn);
 }
 
 static void crowd_conn_close(struct conn *conn)
 {
-	if (conn->fd >= 0)
-		close(conn->fd);
-	conn->fd = -1;
-	free(conn->in);
-	conn->in = NULL;
-	conn->in_len = conn->in_cap = 0;
+	http_client_close(&conn->http);
 	conn->dead = true;
 }
 
@@ -410,13 +325,11 @@ static int crowd_done(struct crowd *c, size_t item, int status, json_t *body)
 static void crowd_batch_next(struct crowd *c, struct conn *conn)
 {
 	if (c->next >= c->count) {
-		conn->busy = false;
+		conn->http.busy = false;
 		return;
 	}
 	conn->item = c->next++;
 	crowd_build(c, conn, c->base + conn->item);
-	if (conn->connected)
-		crowd_conn_watch(c, conn, true);
 }
 
 static void crowd_poll_send(struct crowd *c, struct conn *conn)
@@ -426,8 +339,6 @@ static void crowd_poll_send(struct crowd *c, struct conn *conn)
 	snprintf(path, sizeof(path), "/v1/events?after=%llu&wait=30",
 		 (unsigned long long)c->users[conn->user].last_seq);
 	crowd_conn_request(conn, "GET", path, c->users[conn->user].token, NULL);
-	if (conn->connected)
-		crowd_conn_watch(c, conn, true);
 }
 
 static void crowd_poll_answer(struct crowd *c, struct conn *conn, int status, json_t *body)
@@ -468,7 +379,7 @@ static void crowd_conn_failed(struct crowd *c, struct conn *conn)
 		return;
 	}
 	/* The batch item in progress failed; carry on over a new connection. */
-	if (conn->busy) {
+	if (conn->http.busy) {
 		c->errors++;
 		c->done++;
 	}
@@ -478,12 +389,14 @@ static void crowd_conn_failed(struct crowd *c, struct conn *conn)
 	crowd_batch_next(c, conn);
 }
 
-static void crowd_conn_answer(struct crowd *c, struct conn *conn, int status, const char *text,
+/* One whole answer on conn (an http_client_answer_fn). */
+static void crowd_conn_answer(void *arg, struct http_conn *http, int status, const char *text,
 			      size_t len)
 {
+	struct crowd *c = arg;
+	struct conn *conn = http->data;
 	json_t *body = len > 0 ? json_loadb(text, len, 0, NULL) : NULL;
 
-	conn->busy = false;
 	if (conn->kind == CONN_POLL) {
 		crowd_poll_answer(c, conn, status, body);
 		json_decref(body);
@@ -506,68 +419,8 @@ static void crowd_conn_event(struct crowd *c, struct conn *conn, uint32_t events
 {
 	if (conn->dead)
 		return;
-	if (!conn->connected && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-
-		if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
-			crowd_conn_failed(c, conn);
-			return;
-		}
-		conn->connected = true;
-	}
-	if (conn->connected && conn->out_off < conn->out_len) {
-		ssize_t n = send(conn->fd, conn->out + conn->out_off,
-				 conn->out_len - conn->out_off, MSG_NOSIGNAL);
-
-		if (n < 0 && errno != EAGAIN) {
-			crowd_conn_failed(c, conn);
-			return;
-		}
-		if (n > 0)
-			conn->out_off += (size_t)n;
-	}
-	if (conn->connected)
-		crowd_conn_watch(c, conn, conn->out_off < conn->out_len);
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		for (;;) {
-			ssize_t n;
-			long used;
-			int status = 0;
-			const char *body = NULL;
-			size_t body_len = 0;
-
-			if (conn->in_cap - conn->in_len < 8192) {
-				conn->in_cap = conn->in_cap ? 2 * conn->in_cap : 16384;
-				conn->in = xrealloc(conn->in, conn->in_cap);
-			}
-			n = recv(conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len, 0);
-			if (n < 0 && errno == EAGAIN)
-				break;
-			if (n <= 0) {
-				crowd_conn_failed(c, conn);
-				return;
-			}
-			conn->in_len += (size_t)n;
-			used = crowd_http_parse(conn->in, conn->in_len, &status, &body, &body_len);
-			if (used < 0) {
-				crowd_conn_failed(c, conn);
-				return;
-			}
-			if (used > 0) {
-				char *copy = xmalloc(body_len + 1);
-
-				memcpy(copy, body, body_len);
-				copy[body_len] = '\0';
-				memmove(conn->in, conn->in + used, conn->in_len - (size_t)used);
-				conn->in_len -= (size_t)used;
-				crowd_conn_answer(c, conn, status, copy, body_len);
-				free(copy);
-				if (conn->dead)
-					return;
-			}
-		}
-	}
+	if (http_client_event(&conn->http, events, crowd_conn_answer, c) < 0)
+		crowd_conn_failed(c, conn);
 }
 
 /* Runs the loop for at most timeout_ms. */
@@ -733,10 +586,12 @@ static bool crowd_wait_parked(struct crowd *c)
 	for (;;) {
 		bool all_sent = true;
 
-		for (size_t i = 0; i < c->poll_count && all_sent; i++)
+		for (size_t i = 0; i < c->poll_count && all_sent; i++) {
+			const struct http_conn *http = &c->polls[i].http;
+
 			all_sent = c->polls[i].dead ||
-				   (c->polls[i].connected && c->polls[i].out_off ==
-								     c->polls[i].out_len);
+				   (http->connected && http->out_off == http->out_len);
+		}
 		if (all_sent && crowd_now_ns() - c->last_answer_ns >=
 					(uint64_t)CROWD_QUIET_MS * 1000000)
 			return true;
@@ -762,11 +617,13 @@ static int crowd_open_polls(struct crowd *c)
 
 		for (size_t i = base; i < end; i++) {
 			struct conn *conn = &c->polls[i];
+			int err;
 
 			conn->user = i + 1;
-			if (crowd_conn_open(c, conn, CONN_POLL) < 0) {
+			err = crowd_conn_open(c, conn, CONN_POLL);
+			if (err < 0) {
 				fprintf(stderr, "bench-crowd: event stream %zu: socket: %s\n", i,
-					strerror(errno));
+					strerror(-err));
 				return -1;
 			}
 			crowd_poll_send(c, conn);
@@ -776,7 +633,7 @@ static int crowd_open_polls(struct crowd *c)
 			all = true;
 			crowd_step(c, 20);
 			for (size_t i = base; i < end && all; i++)
-				all = c->polls[i].connected || c->polls[i].dead;
+				all = c->polls[i].http.connected || c->polls[i].dead;
 		} while (!all && util_now_ms() < deadline);
 	}
 	return 0;
@@ -916,7 +773,7 @@ out:
 	if (c.polls != NULL)
 		crowd_close_polls(&c);
 	for (size_t i = 0; c.pool != NULL && i < c.pool_size; i++)
-		if (!c.pool[i].dead && c.pool[i].fd > 0)
+		if (!c.pool[i].dead && c.pool[i].http.fd > 0)
 			crowd_conn_close(&c.pool[i]);
 	free(c.pool);
 	if (c.users != NULL)

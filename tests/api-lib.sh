@@ -6,6 +6,7 @@
 set -eu
 
 top_builddir=${top_builddir:-.}
+. "${top_srcdir:-.}/tests/http-lib.sh"
 SALOND=$top_builddir/src/server/salond
 APITOOL=$top_builddir/tests/apitool
 for tool in curl jq; do
@@ -73,14 +74,7 @@ stop_salond() {
 
 # call METHOD PATH TOKEN [BODY]: the HTTP status on stdout, the body in $TMP/body.
 call() {
-	if [ $# -ge 4 ]; then
-		printf '%s' "$4" >"$TMP/request"
-		curl -s -o "$TMP/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $3" \
-			-H 'Content-Type: application/json' --data-binary @"$TMP/request" "$API$2"
-	else
-		curl -s -o "$TMP/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $3" \
-			"$API$2"
-	fi
+	http_call "$@"
 }
 
 # expect STATUS METHOD PATH TOKEN [BODY]: the call must answer STATUS.

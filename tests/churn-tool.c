@@ -32,12 +32,10 @@
 #include <stdarg.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -49,6 +47,7 @@
 
 #include "encoding.h"
 #include "hop.h"
+#include "http-client.h"
 #include "util.h"
 #include "wire.h"
 
@@ -57,7 +56,6 @@
 #define CHURN_REST_MS 1000
 #define CHURN_HOP_DEADLINE_MS 15000
 #define CHURN_FINISH_DEADLINE_MS 60000
-#define CHURN_REQ_MAX 1024
 #define CHURN_ERRORS_SHOWN 10
 
 enum conn_kind {
@@ -68,16 +66,11 @@ enum conn_kind {
 
 struct member;
 
+/* A connection of a member's: HTTP to the API, or (CONN_UDP) its hop session's socket. */
 struct conn {
+	struct http_conn http; /* CONN_UDP uses its fd only */
 	enum conn_kind kind;
 	struct member *member;
-	int fd;
-	bool connected;
-	bool busy; /* a request is out and its answer is awaited */
-	char out[CHURN_REQ_MAX];
-	size_t out_len, out_off;
-	char *in;
-	size_t in_len, in_cap;
 };
 
 enum member_state {
@@ -165,99 +158,25 @@ static struct member *churn_queue_ready(struct churn *c, uint64_t now)
 	return m;
 }
 
-/* HTTP over non-blocking keep-alive connections. */
-
-/*
- * Looks for one whole response at the start of buf. Returns its total length and
- * fills status, body and body_len; 0 when more bytes are needed; -1 when it is not
- * HTTP or has no Content-Length (salond always sends one).
- */
-static long churn_http_parse(const char *buf, size_t len, int *status, const char **body,
-			     size_t *body_len)
-{
-	const char *end = memmem(buf, len, "\r\n\r\n", 4);
-	const char *line;
-	long content_length = -1;
-
-	if (end == NULL)
-		return len > 16384 ? -1 : 0;
-	if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0)
-		return -1;
-	*status = atoi(buf + 9);
-	for (line = memchr(buf, '\n', (size_t)(end - buf)); line != NULL && line < end;
-	     line = memchr(line + 1, '\n', (size_t)(end - line))) {
-		if (strncasecmp(line + 1, "Content-Length:", 15) == 0)
-			content_length = atol(line + 16);
-	}
-	if (content_length < 0) {
-		if (*status != 204 && *status != 304)
-			return -1;
-		content_length = 0;
-	}
-	if ((size_t)(end + 4 - buf) + (size_t)content_length > len)
-		return 0;
-	*body = end + 4;
-	*body_len = (size_t)content_length;
-	return (long)(end + 4 - buf) + content_length;
-}
-
-static void churn_watch(struct churn *c, struct conn *conn, int op, bool want_out)
-{
-	struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = conn};
-
-	if (epoll_ctl(c->epoll_fd, op, conn->fd, &ev) < 0)
-		fatal("churn-tool: epoll_ctl: %s", strerror(errno));
-}
+/* HTTP over non-blocking keep-alive connections (tests/http-client.c). */
 
 static void churn_close(struct conn *conn)
 {
-	if (conn->fd >= 0)
-		close(conn->fd); /* which also takes it out of the epoll set */
-	conn->fd = -1;
-	conn->connected = false;
-	conn->busy = false;
-	free(conn->in);
-	conn->in = NULL;
-	conn->in_len = conn->in_cap = 0;
-	conn->out_len = conn->out_off = 0;
-}
-
-/* Opens conn (kind CONN_API or CONN_POLL) to the API unless it is open. */
-static void churn_open(struct churn *c, struct conn *conn)
-{
-	int one = 1;
-
-	if (conn->fd >= 0)
-		return;
-	conn->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (conn->fd < 0)
-		fatal("churn-tool: socket: %s", strerror(errno));
-	(void)setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(conn->fd, (struct sockaddr *)&c->api, sizeof(c->api)) < 0 &&
-	    errno != EINPROGRESS)
-		fatal("churn-tool: connect: %s", strerror(errno));
-	conn->connected = false;
-	churn_watch(c, conn, EPOLL_CTL_ADD, true);
+	http_client_close(&conn->http);
 }
 
 static void churn_request(struct churn *c, struct conn *conn, const char *method,
 			  const char *path, const char *token, const char *body)
 {
-	int n;
+	int err;
 
-	churn_open(c, conn);
-	n = snprintf(conn->out, sizeof(conn->out),
-		     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s"
-		     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-		     method, path, token ? "Authorization: Bearer " : "", token ? token : "",
-		     token ? "\r\n" : "", body ? strlen(body) : 0, body ? body : "");
-	if (n < 0 || (size_t)n >= sizeof(conn->out))
+	if (conn->http.fd < 0) {
+		err = http_client_open(&conn->http, c->epoll_fd, &c->api, conn);
+		if (err < 0)
+			fatal("churn-tool: cannot connect to the API: %s", strerror(-err));
+	}
+	if (http_client_request(&conn->http, method, path, token, body) < 0)
 		fatal("churn-tool: request too long");
-	conn->out_len = (size_t)n;
-	conn->out_off = 0;
-	conn->busy = true;
-	if (conn->connected)
-		churn_watch(c, conn, EPOLL_CTL_MOD, true);
 }
 
 /* Members. */
@@ -324,7 +243,7 @@ static void churn_leave(struct churn *c, struct member *m)
 
 	/* The event stream and the hop session go first, as with a client that quits. */
 	churn_close(&m->poll);
-	if (m->udp.fd >= 0)
+	if (m->udp.http.fd >= 0)
 		churn_close(&m->udp);
 	snprintf(path, sizeof(path), "/v1/rooms/%llu/leave", (unsigned long long)c->room);
 	m->state = M_LEAVE;
@@ -341,7 +260,9 @@ static int churn_hop_start(struct churn *c, struct member *m, json_t *answer)
 	uint8_t relay_public[32], ticket[WIRE_TICKET_LEN];
 	struct sockaddr_in addr = {.sin_family = AF_INET};
 	const char *colon = address ? strrchr(address, ':') : NULL;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &m->udp};
 	char host[64];
+	int fd;
 
 	if (colon == NULL || public == NULL || ticket_text == NULL ||
 	    (size_t)(colon - address) >= sizeof(host) ||
@@ -353,17 +274,19 @@ static int churn_hop_start(struct churn *c, struct member *m, json_t *answer)
 	addr.sin_port = htons((uint16_t)atoi(colon + 1));
 	if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
 		return -EPROTO;
-	m->udp.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (m->udp.fd < 0)
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		fatal("churn-tool: socket: %s", strerror(errno));
-	if (connect(m->udp.fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0)
+	if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0)
 		fatal("churn-tool: connect: %s", strerror(errno));
-	m->udp.connected = true;
-	churn_watch(c, &m->udp, EPOLL_CTL_ADD, false);
+	m->udp.http.fd = fd;
+	m->udp.http.connected = true;
+	if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		fatal("churn-tool: epoll_ctl: %s", strerror(errno));
 	if (hop_initiator_start(&m->init, relay_public, ticket, randombytes_random(),
 				m->init_msg) != 0)
 		return -EPROTO;
-	(void)send(m->udp.fd, m->init_msg, sizeof(m->init_msg), 0);
+	(void)send(fd, m->init_msg, sizeof(m->init_msg), 0);
 	m->hop_up = m->hop_key = false;
 	m->hop_resend_ms = util_now_ms() + 250;
 	m->hop_deadline_ms = util_now_ms() + CHURN_HOP_DEADLINE_MS;
@@ -379,7 +302,7 @@ static void churn_hop_datagram(struct churn *c, struct member *m)
 	size_t pt_len;
 	ssize_t n;
 
-	while ((n = recv(m->udp.fd, buf, sizeof(buf), 0)) > 0) {
+	while ((n = recv(m->udp.http.fd, buf, sizeof(buf), 0)) > 0) {
 		if (wire_parse(buf, (size_t)n, &d) != 0)
 			continue;
 		if (d.type == WIRE_HANDSHAKE_RESP && !m->hop_up) {
@@ -510,84 +433,31 @@ static void churn_conn_failed(struct churn *c, struct conn *conn)
 	}
 }
 
+/* One whole answer on a member's API or event stream connection. */
+static void churn_answer(void *arg, struct http_conn *http, int status, const char *text,
+			 size_t len)
+{
+	struct churn *c = arg;
+	struct conn *conn = http->data;
+	json_t *json = len > 0 ? json_loads(text, 0, NULL) : NULL;
+
+	if (conn->kind == CONN_API)
+		churn_api_answer(c, conn->member, status, json, text);
+	else
+		churn_poll_answer(c, conn->member, status, json, text);
+	json_decref(json);
+}
+
 static void churn_conn_event(struct churn *c, struct conn *conn, uint32_t events)
 {
-	if (conn->fd < 0)
+	if (conn->http.fd < 0)
 		return;
 	if (conn->kind == CONN_UDP) {
 		churn_hop_datagram(c, conn->member);
 		return;
 	}
-	if (!conn->connected && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-
-		if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
-			churn_conn_failed(c, conn);
-			return;
-		}
-		conn->connected = true;
-	}
-	if (conn->connected && conn->out_off < conn->out_len) {
-		ssize_t n = send(conn->fd, conn->out + conn->out_off,
-				 conn->out_len - conn->out_off, MSG_NOSIGNAL);
-
-		if (n < 0 && errno != EAGAIN) {
-			churn_conn_failed(c, conn);
-			return;
-		}
-		if (n > 0)
-			conn->out_off += (size_t)n;
-	}
-	if (conn->connected)
-		churn_watch(c, conn, EPOLL_CTL_MOD, conn->out_off < conn->out_len);
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		return;
-	for (;;) {
-		int status = 0;
-		const char *body = NULL;
-		size_t body_len = 0;
-		ssize_t n;
-		long used;
-
-		if (conn->in_cap - conn->in_len < 8192) {
-			conn->in_cap = conn->in_cap ? 2 * conn->in_cap : 16384;
-			conn->in = xrealloc(conn->in, conn->in_cap);
-		}
-		n = recv(conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len, 0);
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n <= 0) {
-			churn_conn_failed(c, conn);
-			return;
-		}
-		conn->in_len += (size_t)n;
-		while ((used = churn_http_parse(conn->in, conn->in_len, &status, &body,
-						&body_len)) != 0) {
-			char *text;
-			json_t *json;
-
-			if (used < 0) {
-				churn_conn_failed(c, conn);
-				return;
-			}
-			text = xmalloc(body_len + 1);
-			memcpy(text, body, body_len);
-			text[body_len] = '\0';
-			memmove(conn->in, conn->in + used, conn->in_len - (size_t)used);
-			conn->in_len -= (size_t)used;
-			conn->busy = false;
-			json = body_len > 0 ? json_loads(text, 0, NULL) : NULL;
-			if (conn->kind == CONN_API)
-				churn_api_answer(c, conn->member, status, json, text);
-			else
-				churn_poll_answer(c, conn->member, status, json, text);
-			json_decref(json);
-			free(text);
-			if (conn->fd < 0)
-				return;
-		}
-	}
+	if (http_client_event(&conn->http, events, churn_answer, c) < 0)
+		churn_conn_failed(c, conn);
 }
 
 /* Hop sessions: resend the first message until answered; keep the session alive. */
@@ -596,16 +466,16 @@ static void churn_hop_tick(struct member *m, uint64_t now)
 	uint8_t inner[WIRE_MAX_INNER], out[WIRE_MAX_DATAGRAM];
 	size_t out_len;
 
-	if (m->udp.fd < 0 || now < m->hop_resend_ms)
+	if (m->udp.http.fd < 0 || now < m->hop_resend_ms)
 		return;
 	if (!m->hop_up) {
-		(void)send(m->udp.fd, m->init_msg, sizeof(m->init_msg), 0);
+		(void)send(m->udp.http.fd, m->init_msg, sizeof(m->init_msg), 0);
 		m->hop_resend_ms = now + 250;
 		return;
 	}
 	if (hop_seal(&m->session, inner, wire_inner_write_keepalive(inner), out, sizeof(out),
 		     &out_len) == 0)
-		(void)send(m->udp.fd, out, out_len, 0);
+		(void)send(m->udp.http.fd, out, out_len, 0);
 	m->hop_resend_ms = now + 5000;
 }
 
@@ -648,9 +518,9 @@ static int churn_run(char **argv)
 
 		m->index = i;
 		crypto_sign_keypair(m->public_key, m->secret_key);
-		m->api = (struct conn){.kind = CONN_API, .member = m, .fd = -1};
-		m->poll = (struct conn){.kind = CONN_POLL, .member = m, .fd = -1};
-		m->udp = (struct conn){.kind = CONN_UDP, .member = m, .fd = -1};
+		m->api = (struct conn){.kind = CONN_API, .member = m, .http.fd = -1};
+		m->poll = (struct conn){.kind = CONN_POLL, .member = m, .http.fd = -1};
+		m->udp = (struct conn){.kind = CONN_UDP, .member = m, .http.fd = -1};
 		m->ready_ms = start;
 		churn_queue_push(&c, m);
 	}

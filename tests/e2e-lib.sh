@@ -2,11 +2,14 @@
 # real salon clients, and the test helpers tests/e2e-audio-tool (clips and their
 # comparison), tests/e2e-member (a bare member that records what the relay forwards,
 # and SFrame analysis) and tests/udp-proxy (a recording, lossy proxy in front of the
-# relay, which clients reach through salond --relay-advertise).
+# relay, which clients reach through salond --relay-advertise); tcpdump captures of
+# loopback for tests/pcap-scan; a speaker's room with a recording listener, and the
+# comparison of a recording with its clip.
 #
 # Builds on tests/client-lib.sh (private salond, bots on FIFOs, expect_event with
 # deadlines). Every check prints what it proves; the first failure stops with exit 1.
 . "${top_srcdir:-.}/tests/client-lib.sh"
+. "${top_srcdir:-.}/tests/http-lib.sh"
 
 AUDIO_TOOL=$top_builddir/tests/e2e-audio-tool
 MEMBER=$top_builddir/tests/e2e-member
@@ -33,6 +36,11 @@ export E2E_BASE_MS
 E2E_PIDS=
 
 e2e_cleanup() {
+	# tcpdump (e2e_capture_start) stops on SIGINT, writing out what it holds.
+	if [ -n "${TCPDUMP_PID:-}" ]; then
+		kill -INT "$TCPDUMP_PID" 2>/dev/null || true
+		wait "$TCPDUMP_PID" 2>/dev/null || true
+	fi
 	for pid in $E2E_PIDS; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
@@ -95,14 +103,7 @@ e2e_start_salond() {
 
 # api METHOD PATH TOKEN [BODY]: the HTTP status on stdout, the body in $TMP/body.
 api() {
-	if [ $# -ge 4 ]; then
-		printf '%s' "$4" >"$TMP/request"
-		curl -s -o "$TMP/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $3" \
-			-H 'Content-Type: application/json' --data-binary @"$TMP/request" "$API$2"
-	else
-		curl -s -o "$TMP/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $3" \
-			"$API$2"
-	fi
+	http_call "$@"
 }
 
 # api_expect STATUS METHOD PATH TOKEN [BODY]
@@ -194,4 +195,69 @@ line_count() {
 # skip_to_end NAME: later expect_event calls for NAME look only at new lines.
 skip_to_end() {
 	line_count "$1" >"$TMP/$1.cursor"
+}
+
+# e2e_capture_start FILE FILTER: tcpdump records what crosses loopback and matches
+# FILTER (a pcap filter) into FILE, for tests/pcap-scan (set as SCAN) to read; waits
+# until it listens. Fails when tcpdump or pcap-scan is missing, or tcpdump cannot
+# capture (it needs root: CAP_NET_RAW). Sets TCPDUMP_PID; e2e_cleanup stops it.
+e2e_capture_start() {
+	SCAN=$top_builddir/tests/pcap-scan
+	[ -x "$SCAN" ] || fail "$SCAN not built"
+	TCPDUMP=$(command -v tcpdump) || fail "tcpdump is required (Debian package tcpdump)"
+	"$TCPDUMP" -i lo -n -U -s 0 -B 16384 -w "$1" "$2" \
+		>"$TMP/tcpdump.out" 2>"$TMP/tcpdump.err" &
+	TCPDUMP_PID=$!
+	wait_until 10 "tcpdump to listen on lo" e2e_capturing
+}
+
+# e2e_capturing: whether tcpdump listens yet (fails the test when it died).
+e2e_capturing() {
+	kill -0 "$TCPDUMP_PID" 2>/dev/null ||
+		fail "tcpdump cannot capture on lo (root is needed): $(cat "$TMP/tcpdump.err")"
+	grep -q 'listening on' "$TMP/tcpdump.err"
+}
+
+# e2e_capture_stop: stops tcpdump (SIGINT), which must exit 0 having lost no packet,
+# so that its capture file is whole.
+e2e_capture_stop() {
+	kill -INT "$TCPDUMP_PID"
+	wait "$TCPDUMP_PID" || fail "tcpdump failed: $(cat "$TMP/tcpdump.err")"
+	TCPDUMP_PID=
+	tcpdump_lost=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' \
+		"$TMP/tcpdump.err")
+	[ "${tcpdump_lost:-x}" = 0 ] || fail "tcpdump lost packets: $(cat "$TMP/tcpdump.err")"
+}
+
+# e2e_listener_room HOST LISTENER TITLE RECORDING: HOST, a bot the caller started,
+# creates room TITLE (sets ROOM); LISTENER, a bot started here on descriptor 4 that
+# sends no audio and records the room to RECORDING, joins it. HOST is not in the
+# room yet.
+e2e_listener_room() {
+	expect_event "$1" '.event == "connected"'
+	send "$1" "{\"cmd\":\"create\",\"title\":\"$3\"}"
+	expect_event "$1" '.event == "room_created"'
+	ROOM=$(printf '%s' "$LAST" | jq -r .room.id)
+	client_start "$2" 4 --bot --server "$API" --name "$2" --input null --output "file:$4"
+	expect_event "$2" '.event == "connected"'
+	send "$2" "{\"cmd\":\"join\",\"room\":$ROOM}"
+	expect_event "$2" '.event == "joined"'
+}
+
+# e2e_compare CLIP RECORDING SCORE FLOOR: RECORDING must match CLIP (e2e-audio-tool
+# compare, aligned per 400 ms window: score >= SCORE, every window >= FLOOR); prints
+# the comparison's summary line and keeps the whole in $TMP/compare.out.
+e2e_compare() {
+	"$AUDIO_TOOL" compare "$1" "$2" "$3" "$4" >"$TMP/compare.out" ||
+		fail "$2 does not match the clip $1: $(cat "$TMP/compare.out")"
+	tail -1 "$TMP/compare.out"
+}
+
+# e2e_first_window MIN: in the last e2e_compare, the first 400 ms window (the speaker's
+# first words) scored at least MIN; sets FIRST to its score.
+e2e_first_window() {
+	FIRST=$(sed -n 's/^ *window  *0\.00 s: ncc \([0-9.]*\).*/\1/p' "$TMP/compare.out")
+	[ -n "$FIRST" ] || fail "no first window in the comparison: $(cat "$TMP/compare.out")"
+	awk -v x="$FIRST" -v min="$1" 'BEGIN { exit !(x >= min) }' ||
+		fail "the first 400 ms of the clip are missing or (nearly) silent: ncc $FIRST < $1"
 }

@@ -19,14 +19,7 @@ e2e_start_proxy --drop 10 --reorder 10 --seed "$SEED" --capture "$TMP/capture.bi
 e2e_start_salond --listen 127.0.0.1:0 --relay 127.0.0.1:0 --relay-advertise "$PROXY_ADDR"
 
 bot_start alice 3 --input "file:$TMP/clip.wav"
-expect_event alice '.event == "connected"'
-send alice '{"cmd":"create","title":"Lossy room"}'
-expect_event alice '.event == "room_created"'
-ROOM=$(printf '%s' "$LAST" | jq -r .room.id)
-client_start bob 4 --bot --server "$API" --name bob --input null --output "file:$TMP/bob.wav"
-expect_event bob '.event == "connected"'
-send bob "{\"cmd\":\"join\",\"room\":$ROOM}"
-expect_event bob '.event == "joined"'
+e2e_listener_room alice bob "Lossy room" "$TMP/bob.wav"
 send alice "{\"cmd\":\"join\",\"room\":$ROOM}"
 expect_event alice '.event == "joined"'
 expect_event bob '.event == "speaking_started" and .name == "alice"'
@@ -46,18 +39,13 @@ reordered=$(sed -n 's/^reordered //p' "$TMP/proxy.stats")
 	fail "the proxy dropped $dropped and reordered $reordered datagrams only"
 ok "the proxy lost $dropped datagrams and reordered $reordered"
 
-"$AUDIO_TOOL" compare "$TMP/clip.wav" "$TMP/bob.wav" 0.8 0.2 >"$TMP/compare.out" ||
-	fail "bob's recording does not match the clip: $(cat "$TMP/compare.out")"
-tail -1 "$TMP/compare.out"
+e2e_compare "$TMP/clip.wav" "$TMP/bob.wav" 0.8 0.2
 ok "bob's recording still matches alice's clip (seed $SEED: score >= 0.8, every window >= 0.2)"
 
 # Alice's first words are heard: her first frames race her key box to bob, and
 # frames that win are held until it comes, not lost (a silent window scores 0).
-first=$(sed -n 's/^ *window  *0\.00 s: ncc \([0-9.]*\).*/\1/p' "$TMP/compare.out")
-[ -n "$first" ] || fail "no first window in the comparison: $(cat "$TMP/compare.out")"
-awk -v x="$first" 'BEGIN { exit !(x >= 0.25) }' ||
-	fail "the first 400 ms of alice's clip are (nearly) silent at bob: ncc $first"
-ok "the first 400 ms window after alice starts speaking is heard (ncc $first >= 0.25)"
+e2e_first_window 0.25
+ok "the first 400 ms window after alice starts speaking is heard (ncc $FIRST >= 0.25)"
 
 "$AUDIO_TOOL" gap "$TMP/bob.wav" "$TMP/broken.wav" 2 1.5
 if "$AUDIO_TOOL" compare "$TMP/clip.wav" "$TMP/broken.wav" 0.8 0.2 >"$TMP/broken.out"; then

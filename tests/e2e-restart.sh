@@ -19,14 +19,7 @@
 e2e_start_salond --listen 127.0.0.1:0 --relay 127.0.0.1:0
 
 bot_start alice 3 --play "$TMP/clip.wav" --loop
-expect_event alice '.event == "connected"'
-send alice '{"cmd":"create","title":"Restart room"}'
-expect_event alice '.event == "room_created"'
-ROOM=$(printf '%s' "$LAST" | jq -r .room.id)
-client_start bob 4 --bot --server "$API" --name bob --input null --output "file:$TMP/bob.wav"
-expect_event bob '.event == "connected"'
-send bob "{\"cmd\":\"join\",\"room\":$ROOM}"
-expect_event bob '.event == "joined"'
+e2e_listener_room alice bob "Restart room" "$TMP/bob.wav"
 send alice "{\"cmd\":\"join\",\"room\":$ROOM}"
 expect_event alice '.event == "joined"'
 expect_event bob '.event == "speaking_started" and .name == "alice"'

@@ -260,10 +260,10 @@ tests_e2e_audio_tool_LDADD = $(CLIENT_LIBS) -lm
 tests_e2e_member_SOURCES = tests/e2e-member.c
 tests_e2e_member_CFLAGS = $(CLIENT_CFLAGS)
 tests_e2e_member_LDADD = $(CLIENT_LIBS)
-tests_udp_proxy_SOURCES = tests/udp-proxy.c
+tests_udp_proxy_SOURCES = tests/udp-proxy.c tests/proxy-util.c tests/proxy-util.h
 tests_udp_proxy_CFLAGS = $(AM_CFLAGS)
 tests_udp_proxy_LDADD = src/lib/libsalon.a
-tests_tcp_proxy_SOURCES = tests/tcp-proxy.c
+tests_tcp_proxy_SOURCES = tests/tcp-proxy.c tests/proxy-util.c tests/proxy-util.h
 tests_tcp_proxy_CFLAGS = $(AM_CFLAGS)
 tests_tcp_proxy_LDADD = src/lib/libsalon.a
 TESTS += tests/e2e-audio.sh tests/e2e-room.sh tests/e2e-loss.sh tests/e2e-restart.sh \
@@ -272,7 +272,7 @@ endif
 endif
 EXTRA_DIST += tests/e2e-audio.sh tests/e2e-room.sh tests/e2e-loss.sh tests/e2e-restart.sh \
 	tests/net-cut.sh \
-	tests/e2e-lib.sh
+	tests/e2e-lib.sh tests/http-lib.sh
 
 # Churn (issue 5): at least 1,000 simulated members (tests/churn-tool) join and leave
 # a room for minutes while three bots speak; salond's memory and descriptors stay
@@ -280,7 +280,7 @@ EXTRA_DIST += tests/e2e-audio.sh tests/e2e-room.sh tests/e2e-loss.sh tests/e2e-r
 if ENABLE_CLIENT
 if ENABLE_SERVER
 check_PROGRAMS += tests/churn-tool
-tests_churn_tool_SOURCES = tests/churn-tool.c
+tests_churn_tool_SOURCES = tests/churn-tool.c tests/http-client.c tests/http-client.h
 tests_churn_tool_CFLAGS = $(CLIENT_CFLAGS) $(JANSSON_CFLAGS)
 tests_churn_tool_LDADD = $(CLIENT_LIBS) $(JANSSON_LIBS) -lm
 TESTS += tests/churn.sh

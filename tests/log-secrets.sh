@@ -25,30 +25,10 @@
 # are debug logs (they hold debug lines of each program), and the same search finds
 # a token planted in a copy of a log.
 . "${top_srcdir:-.}/tests/e2e-lib.sh"
-SCAN=$top_builddir/tests/pcap-scan
-[ -x "$SCAN" ] || fail "$SCAN not built"
-TCPDUMP=$(command -v tcpdump) || fail "tcpdump is required (Debian package tcpdump)"
-TCPDUMP_PID=
-secrets_cleanup() {
-	if [ -n "$TCPDUMP_PID" ]; then
-		kill -INT "$TCPDUMP_PID" 2>/dev/null || true
-		wait "$TCPDUMP_PID" 2>/dev/null || true
-	fi
-	e2e_cleanup
-}
-trap secrets_cleanup EXIT
 
 "$AUDIO_TOOL" speech "$TMP/clip.wav" 4 5 >/dev/null
 e2e_start_salond --listen 127.0.0.1:0 --relay 127.0.0.1:0 -vvv
-"$TCPDUMP" -i lo -n -U -s 0 -B 16384 -w "$TMP/api.pcap" "tcp port $API_PORT" \
-	>"$TMP/tcpdump.out" 2>"$TMP/tcpdump.err" &
-TCPDUMP_PID=$!
-capturing() {
-	kill -0 "$TCPDUMP_PID" 2>/dev/null ||
-		fail "tcpdump cannot capture on lo (root is needed): $(cat "$TMP/tcpdump.err")"
-	grep -q 'listening on' "$TMP/tcpdump.err"
-}
-wait_until 10 "tcpdump to listen on lo" capturing
+e2e_capture_start "$TMP/api.pcap" "tcp port $API_PORT"
 ok "salond runs with -vvv; tcpdump records the API's traffic"
 
 bot_start alice 3 --input "file:$TMP/clip.wav" -vv
@@ -93,11 +73,7 @@ send alice '{"cmd":"quit"}'
 expect_event alice '.event == "quit"'
 wait_exit alice
 stop_salond
-kill -INT "$TCPDUMP_PID"
-wait "$TCPDUMP_PID" || fail "tcpdump failed: $(cat "$TMP/tcpdump.err")"
-TCPDUMP_PID=
-dropped=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' "$TMP/tcpdump.err")
-[ "${dropped:-x}" = 0 ] || fail "tcpdump lost packets: $(cat "$TMP/tcpdump.err")"
+e2e_capture_stop
 
 # The secrets.
 "$SCAN" convert "$TMP/api.pcap" 1 "$API_PORT" "$TMP/none.cap" "$TMP/api.bin" >/dev/null ||

@@ -24,18 +24,6 @@
 # tcpdump needs root (CAP_NET_RAW) and the loopback interface: without them the test
 # fails, loudly.
 . "${top_srcdir:-.}/tests/e2e-lib.sh"
-SCAN=$top_builddir/tests/pcap-scan
-[ -x "$SCAN" ] || fail "$SCAN not built"
-TCPDUMP=$(command -v tcpdump) || fail "tcpdump is required (Debian package tcpdump)"
-TCPDUMP_PID=
-privacy_cleanup() {
-	if [ -n "$TCPDUMP_PID" ]; then
-		kill -INT "$TCPDUMP_PID" 2>/dev/null || true
-		wait "$TCPDUMP_PID" 2>/dev/null || true
-	fi
-	e2e_cleanup
-}
-trap privacy_cleanup EXIT
 
 TITLE="Xylophone harbour conspiracy"
 TOPIC="Quetzal migration timetable"
@@ -46,15 +34,7 @@ CHAT="the wombat passphrase is 48151623"
 "$AUDIO_TOOL" speech "$TMP/clip.wav" 6 3 >/dev/null
 
 e2e_start_salond --listen 127.0.0.1:0 --relay 127.0.0.1:0
-"$TCPDUMP" -i lo -n -U -s 0 -B 16384 -w "$TMP/session.pcap" \
-	"udp port $RELAY_PORT or tcp port $API_PORT" >"$TMP/tcpdump.out" 2>"$TMP/tcpdump.err" &
-TCPDUMP_PID=$!
-capturing() {
-	kill -0 "$TCPDUMP_PID" 2>/dev/null ||
-		fail "tcpdump cannot capture on lo (root is needed): $(cat "$TMP/tcpdump.err")"
-	grep -q 'listening on' "$TMP/tcpdump.err"
-}
-wait_until 10 "tcpdump to listen on lo" capturing
+e2e_capture_start "$TMP/session.pcap" "udp port $RELAY_PORT or tcp port $API_PORT"
 ok "tcpdump records loopback on the API's TCP port $API_PORT and the relay's UDP port $RELAY_PORT"
 
 bot_start "$ALICE" 3 --input "file:$TMP/clip.wav"
@@ -97,11 +77,7 @@ set -- $("$MEMBER" open "$TMP/$EVE.frames" "$SOURCE" "$SUITE" "$GEN" "$KEY" "$TM
 [ "$1" -ge 200 ] || fail "the member's key opened only $1 of alice's $2 frames"
 ok "the member opened $1 of alice's frames with the key she sealed to it: her Opus packets"
 
-kill -INT "$TCPDUMP_PID"
-wait "$TCPDUMP_PID" || fail "tcpdump failed: $(cat "$TMP/tcpdump.err")"
-TCPDUMP_PID=
-dropped=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' "$TMP/tcpdump.err")
-[ "${dropped:-x}" = 0 ] || fail "tcpdump lost packets: $(cat "$TMP/tcpdump.err")"
+e2e_capture_stop
 set -- $("$SCAN" convert "$TMP/session.pcap" "$RELAY_PORT" "$API_PORT" "$TMP/udp.cap" \
 	"$TMP/tcp.bin") || fail "pcap-scan convert failed"
 [ "$1" -ge 600 ] && [ "$2" -ge 3 ] && [ "$4" -ge 10000 ] ||

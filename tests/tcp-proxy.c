@@ -41,6 +41,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "proxy-util.h"
 #include "util.h"
 
 #define TPROXY_MAX_CONNS 64
@@ -72,17 +73,6 @@ static void tproxy_on_signal(int sig)
 	tproxy_stop = 1;
 }
 
-static void tproxy_write_file(const char *path, const char *text)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
-		fatal("tcp-proxy: cannot write %s: %s", path, strerror(errno));
-}
-
 /* Parses "http://127.0.0.1:PORT" (what salond's port file says) into out. */
 static int tproxy_parse_url(const char *text, struct sockaddr_in *out)
 {
@@ -101,32 +91,6 @@ static int tproxy_parse_url(const char *text, struct sockaddr_in *out)
 	out->sin_port = htons((uint16_t)port);
 	out->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	return 0;
-}
-
-/* Waits for salond's port file and reads its api line. */
-static void tproxy_read_upstream(const char *path)
-{
-	uint64_t deadline = util_now_ms() + 20000;
-	char line[256];
-
-	for (;;) {
-		FILE *f = fopen(path, "r");
-
-		if (f != NULL) {
-			while (fgets(line, sizeof(line), f) != NULL) {
-				line[strcspn(line, "\r\n")] = '\0';
-				if (strncmp(line, "api ", 4) == 0 &&
-				    tproxy_parse_url(line + 4, &tproxy_upstream) == 0) {
-					fclose(f);
-					return;
-				}
-			}
-			fclose(f);
-		}
-		if (util_now_ms() > deadline || tproxy_stop)
-			fatal("tcp-proxy: no api address in %s", path);
-		poll(NULL, 0, 20);
-	}
 }
 
 static void tproxy_close(int i)
@@ -225,7 +189,7 @@ int main(int argc, char **argv)
 	struct sockaddr_in addr = {.sin_family = AF_INET};
 	socklen_t addr_len = sizeof(addr);
 	const char *cut_path = NULL;
-	char text[128], state_path[4096];
+	char text[128];
 	uint64_t start_ms, next_check = 0;
 	bool cut = false;
 	int listen_fd;
@@ -235,7 +199,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cut_path = argv[4];
-	snprintf(state_path, sizeof(state_path), "%s.tcp-state", cut_path);
 	signal(SIGTERM, tproxy_on_signal);
 	signal(SIGINT, tproxy_on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -247,10 +210,11 @@ int main(int argc, char **argv)
 	    listen(listen_fd, 64) < 0 ||
 	    getsockname(listen_fd, (struct sockaddr *)&addr, &addr_len) < 0)
 		fatal("tcp-proxy: cannot listen: %s", strerror(errno));
-	tproxy_read_upstream(argv[2]);
-	tproxy_write_file(state_path, "off\n");
+	proxy_util_read_upstream("tcp-proxy", argv[2], "api", tproxy_parse_url, &tproxy_upstream,
+				 &tproxy_stop);
+	proxy_util_cut_ack("tcp-proxy", cut_path, ".tcp-state", false);
 	snprintf(text, sizeof(text), "api http://127.0.0.1:%u\n", ntohs(addr.sin_port));
-	tproxy_write_file(argv[1], text);
+	proxy_util_write_file("tcp-proxy", argv[1], text);
 
 	while (!tproxy_stop && util_now_ms() - start_ms < TPROXY_LIFETIME_MS) {
 		struct pollfd pfds[1 + 2 * TPROXY_MAX_CONNS];
@@ -270,7 +234,7 @@ int main(int argc, char **argv)
 						    !tproxy_connect(tproxy_conns[i]))
 							tproxy_close(i);
 				}
-				tproxy_write_file(state_path, cut ? "on\n" : "off\n");
+				proxy_util_cut_ack("tcp-proxy", cut_path, ".tcp-state", cut);
 			}
 			next_check = util_now_ms() + TPROXY_CHECK_MS;
 		}

@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proxy-util.h"
 #include "util.h"
 
 #define PROXY_MAX_CLIENTS 128
@@ -113,32 +114,6 @@ static int proxy_parse_address(const char *text, struct sockaddr_in *out)
 	out->sin_family = AF_INET;
 	out->sin_port = htons((uint16_t)atoi(colon + 1));
 	return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -EINVAL;
-}
-
-/* Waits for salond's port file and reads its relay line. */
-static void proxy_read_upstream(const char *path)
-{
-	uint64_t deadline = util_now_ms() + 20000;
-	char line[256];
-
-	for (;;) {
-		FILE *f = fopen(path, "r");
-
-		if (f != NULL) {
-			while (fgets(line, sizeof(line), f) != NULL) {
-				line[strcspn(line, "\r\n")] = '\0';
-				if (strncmp(line, "relay ", 6) == 0 &&
-				    proxy_parse_address(line + 6, &proxy_upstream) == 0) {
-					fclose(f);
-					return;
-				}
-			}
-			fclose(f);
-		}
-		if (util_now_ms() > deadline || proxy_stop)
-			fatal("udp-proxy: no relay address in %s", path);
-		poll(NULL, 0, 20);
-	}
 }
 
 static void proxy_record(char direction, int client, const uint8_t *data, size_t len)
@@ -232,12 +207,10 @@ static bool proxy_owned_by(int i, long pid)
 	return owned;
 }
 
-static void proxy_write_file(const char *path, const char *text);
-
 /* Reads the --cut file (at most every 20 ms) and acknowledges a change. */
 static void proxy_cut_check(void)
 {
-	char line[64] = "", state[4096];
+	char line[64] = "";
 	bool on, all = false;
 	long pid = 0;
 	FILE *f;
@@ -262,8 +235,7 @@ static void proxy_cut_check(void)
 	proxy_cut_on = on;
 	proxy_cut_all = all;
 	proxy_cut_pid = pid;
-	snprintf(state, sizeof(state), "%s.state", proxy_cut_path);
-	proxy_write_file(state, on ? "on\n" : "off\n");
+	proxy_util_cut_ack("udp-proxy", proxy_cut_path, ".state", on);
 }
 
 /* Whether --cut blackholes client i now. */
@@ -335,17 +307,6 @@ static int proxy_find_client(const struct sockaddr_in *addr)
 	return proxy_client_count++;
 }
 
-static void proxy_write_file(const char *path, const char *text)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
-		fatal("udp-proxy: cannot write %s: %s", path, strerror(errno));
-}
-
 static void proxy_write_stats(const char *path)
 {
 	char text[256];
@@ -355,7 +316,7 @@ static void proxy_write_stats(const char *path)
 	snprintf(
 	    text, sizeof(text), "clients %d\nforwarded %lu\ndropped %lu\nreordered %lu\ncut %lu\n",
 	    proxy_client_count, proxy_forwarded, proxy_dropped, proxy_reordered, proxy_cut_dropped);
-	proxy_write_file(path, text);
+	proxy_util_write_file("udp-proxy", path, text);
 }
 
 /* Sends the held datagrams that are due; returns the ms until the next, or -1. */
@@ -426,14 +387,11 @@ int main(int argc, char **argv)
 	    getsockname(proxy_listen_fd, (struct sockaddr *)&addr, &addr_len) < 0)
 		fatal("udp-proxy: cannot bind: %s", strerror(errno));
 	snprintf(text, sizeof(text), "proxy 127.0.0.1:%u\n", ntohs(addr.sin_port));
-	proxy_write_file(argv[1], text);
-	proxy_read_upstream(argv[2]);
-	if (proxy_cut_path != NULL) {
-		char state[4096];
-
-		snprintf(state, sizeof(state), "%s.state", proxy_cut_path);
-		proxy_write_file(state, "off\n");
-	}
+	proxy_util_write_file("udp-proxy", argv[1], text);
+	proxy_util_read_upstream("udp-proxy", argv[2], "relay", proxy_parse_address,
+				 &proxy_upstream, &proxy_stop);
+	if (proxy_cut_path != NULL)
+		proxy_util_cut_ack("udp-proxy", proxy_cut_path, ".state", false);
 
 	while (!proxy_stop && util_now_ms() - proxy_start_ms < PROXY_LIFETIME_MS) {
 		struct pollfd pfds[PROXY_MAX_CLIENTS + 1];

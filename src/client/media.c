@@ -1634,11 +1634,12 @@ static bool media_run_commands(struct media *m)
 
 static double media_rms(const int16_t *pcm, size_t n)
 {
-	double sum = 0;
+	/* Exact in integers (each square is below 2^31), and vectorised. */
+	uint64_t sum = 0;
 
 	for (size_t i = 0; i < n; i++)
-		sum += (double)pcm[i] * pcm[i];
-	return n > 0 ? sqrt(sum / (double)n) : 0;
+		sum += (uint64_t)((int32_t)pcm[i] * pcm[i]);
+	return n > 0 ? sqrt((double)sum / (double)n) : 0;
 }
 
 /*

@@ -133,33 +133,12 @@ static float mixer_hold(struct mixer *mixer, float want)
 	return mixer->low_count > 0 ? mixer->low_gain[mixer->low_head] : 1.0f;
 }
 
-/* Takes input sample x[n] and returns output sample n, limited. */
-static float mixer_limit(struct mixer *mixer, float x)
+/* mixer_limit's long path, for magnitude |x[n]| and the delayed sample out. */
+static __attribute__((noinline)) float mixer_limit_active(struct mixer *mixer, float magnitude,
+							    float out)
 {
-	float magnitude = fabsf(x);
-	float held, out;
+	float held;
 	double eased;
-
-	mixer->delay[mixer->pos] = x;
-	if (++mixer->pos > mixer->lookahead)
-		mixer->pos = 0;
-	/* After the step, pos holds the oldest sample, x[n - L]. */
-	out = mixer->delay[mixer->pos];
-
-	/*
-	 * Idle (see the top): t[n] = 1 joins an empty queue, so h[n] = 1; r[n - 1] = 1
-	 * gives r[n] = 1; the mean of L ones is 1 when their running sum is exactly L
-	 * (it may be off by rounding until mixer_resum, and then the long path runs).
-	 * Only the positions move.
-	 */
-	if (magnitude <= MIXER_CEILING && mixer->low_count == 0 && mixer->last_eased == 1.0 &&
-	    mixer->unity_run >= mixer->lookahead && mixer->eased_sum == (double)mixer->lookahead) {
-		mixer->sample++;
-		if (mixer->lookahead > 0 && ++mixer->eased_pos == mixer->lookahead)
-			mixer->eased_pos = 0;
-		mixer->gain = 1.0f;
-		return out;
-	}
 
 	held = mixer_hold(mixer, magnitude > MIXER_CEILING ? MIXER_CEILING / magnitude : 1.0f);
 	mixer->sample++;
@@ -193,6 +172,38 @@ static float mixer_limit(struct mixer *mixer, float x)
 			mixer->gain = 1.0f;
 	}
 	return out * mixer->gain;
+}
+
+/*
+ * Takes input sample x[n] and returns output sample n, limited. The idle case is
+ * inlined into the mixing loops; the rest is mixer_limit_active.
+ */
+static inline float mixer_limit(struct mixer *mixer, float x)
+{
+	float magnitude = fabsf(x);
+	float out;
+
+	mixer->delay[mixer->pos] = x;
+	if (++mixer->pos > mixer->lookahead)
+		mixer->pos = 0;
+	/* After the step, pos holds the oldest sample, x[n - L]. */
+	out = mixer->delay[mixer->pos];
+
+	/*
+	 * Idle (see the top): t[n] = 1 joins an empty queue, so h[n] = 1; r[n - 1] = 1
+	 * gives r[n] = 1; the mean of L ones is 1 when their running sum is exactly L
+	 * (it may be off by rounding until mixer_resum, and then the long path runs).
+	 * Only the positions move.
+	 */
+	if (magnitude <= MIXER_CEILING && mixer->low_count == 0 && mixer->last_eased == 1.0 &&
+	    mixer->unity_run >= mixer->lookahead && mixer->eased_sum == (double)mixer->lookahead) {
+		mixer->sample++;
+		if (mixer->lookahead > 0 && ++mixer->eased_pos == mixer->lookahead)
+			mixer->eased_pos = 0;
+		mixer->gain = 1.0f;
+		return out;
+	}
+	return mixer_limit_active(mixer, magnitude, out);
 }
 
 void mixer_mix_s16(struct mixer *mixer, const int16_t *const *sources, const float *gains,

@@ -17,8 +17,9 @@
 #     first third of the run) it grows by less than CHURN_RSS_GROWTH_MIB (24 MiB),
 #     and VmHWM at the end is less than CHURN_RSS_PEAK_MIB (200 MiB);
 #   - salond's descriptors are bounded: at most the baseline (before the churn) plus
-#     3 per member in the room at once, and back to the baseline plus 4 within 30 s
-#     after the crowd has gone;
+#     3 per member in the room at once, and back to the baseline plus 4 (plus the
+#     five clients' idle connections, 4 each at most) within 30 s after the crowd
+#     has gone;
 #   - the speakers rotated: the bare member got at least 5 boxes from each, and its
 #     first key of each speaker opens that speaker's frames;
 #   - each real listener heard every speaker through the whole churn: in 1 s windows
@@ -148,8 +149,12 @@ ok "salond's memory is bounded: +$growth MiB after the warm-up, peak $((hwm / 10
 busy_max=$((RATE * 8 + 16))
 [ "$fd_max" -le "$((FD_BASE + 3 * busy_max))" ] ||
 	fail "salond had $fd_max descriptors open (baseline $FD_BASE)"
+# Each of the five salon clients (s1-s3, l1, l2) keeps up to
+# SIGNALING_IDLE_CONNECTIONS (4, signaling.h) connections to salond once idle, and
+# may hold a few more than at the baseline after answering the churn's events: that
+# is theirs, not a leak of salond's (which would grow with the 1,000 members).
 fds_back() {
-	[ "$(fd_count)" -le "$((FD_BASE + 4))" ]
+	[ "$(fd_count)" -le "$((FD_BASE + 4 + 4 * 5))" ]
 }
 wait_until 30 "salond's descriptors to return to the baseline" fds_back
 ok "salond's descriptors are bounded: at most $fd_max, back to $(fd_count) (baseline $FD_BASE)"

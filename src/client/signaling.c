@@ -116,6 +116,14 @@ int signaling_new(const char *base_url, struct signaling **out)
 		free(signaling);
 		return -ENOMEM;
 	}
+	/*
+	 * Keep at most SIGNALING_IDLE_CONNECTIONS connections to the server once the
+	 * requests are answered (libcurl closes the oldest idle one beyond that). A burst
+	 * (a speaker fetching the keys of many members) still runs in parallel, but must
+	 * not leave a connection per request open idle: a server with 10,000 listeners
+	 * would hold every one of them.
+	 */
+	curl_multi_setopt(signaling->multi, CURLMOPT_MAXCONNECTS, (long)SIGNALING_IDLE_CONNECTIONS);
 	signaling->base_url = xstrdup(base_url);
 	len = strlen(signaling->base_url);
 	while (len > 0 && signaling->base_url[len - 1] == '/')

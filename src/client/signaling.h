@@ -60,6 +60,8 @@
  * _MAX_MS.
  */
 #define SIGNALING_UNREACHABLE_MAX_MS 1000
+/* Connections to the server kept open once idle (the event stream's among them). */
+#define SIGNALING_IDLE_CONNECTIONS 4
 /* How long the server may hold one long-poll request (seconds, 0..60). */
 #define SIGNALING_STREAM_WAIT_S 25
 

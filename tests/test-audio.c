@@ -435,6 +435,9 @@ static void test_salon_loads_lazily(void **state)
 	assert_null(strstr(listing, "libportaudio"));
 	assert_null(strstr(listing, "libasound"));
 	assert_null(strstr(listing, "libjack"));
+	/* ncurses is loaded by the full-screen UI only (tui.c). */
+	assert_null(strstr(listing, "libncurses"));
+	assert_null(strstr(listing, "libtinfo"));
 }
 
 int main(void)

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -2149,8 +2150,35 @@ static void *engine_thread(void *arg)
 
 static pthread_once_t engine_curl_once = PTHREAD_ONCE_INIT;
 
+/*
+ * libssh2's libssh2_init() and its flag LIBSSH2_INIT_NO_CRYPTO (libssh2.h), which salon
+ * does not include: libssh2 is libcurl's dependency, not salon's.
+ */
+typedef int engine_libssh2_init_fn(int flags);
+#define ENGINE_LIBSSH2_INIT_NO_CRYPTO 0x0001
+
+/*
+ * Asks libssh2, when libcurl brought it in, not to initialise its crypto library.
+ * Debian's libcurl calls libssh2_init(0) in curl_global_init(), and libssh2 then
+ * initialises OpenSSL's libcrypto (legacy engines and algorithm tables: 1.4 MiB of
+ * resident pages), even in libcurl's GnuTLS flavour, which does not otherwise use
+ * libcrypto. salon allows only HTTP and HTTPS (signaling.c), so libssh2 is never used;
+ * OpenSSL 1.1 and later would initialise itself on first use anyway. libssh2 counts
+ * its initialisations and initialises crypto only in the first, so libcurl's later
+ * call changes nothing. Looked up with dlsym() so that salon does not link libssh2.
+ */
+static void engine_libssh2_no_crypto(void)
+{
+	engine_libssh2_init_fn *init;
+
+	init = (engine_libssh2_init_fn *)dlsym(RTLD_DEFAULT, "libssh2_init");
+	if (init != NULL && init(ENGINE_LIBSSH2_INIT_NO_CRYPTO) != 0)
+		log_debug("libssh2_init(LIBSSH2_INIT_NO_CRYPTO) failed");
+}
+
 static void engine_curl_init(void)
 {
+	engine_libssh2_no_crypto();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		log_error(_("curl_global_init failed"));
 }

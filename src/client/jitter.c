@@ -19,11 +19,18 @@
 /* A counter this far behind the playout point is a restarted sender, not a late one. */
 #define JITTER_JUMP_BACK (2 * JITTER_SLOTS)
 
+/*
+ * A slot's bytes are allocated on its first packet and grown when a longer one comes,
+ * never shrunk: a slot costs the longest packet it has held (about 60 bytes at the
+ * default 24 kbit/s) rather than JITTER_MAX_PACKET, which the ring's slots would all
+ * touch within JITTER_SLOTS frames (80 KiB resident per speaker).
+ */
 struct jitter_slot {
 	bool used;
 	uint64_t counter;
 	size_t len;
-	uint8_t data[JITTER_MAX_PACKET];
+	size_t cap;
+	uint8_t *data;
 };
 
 struct jitter {
@@ -141,6 +148,10 @@ struct jitter *jitter_new(unsigned frame_ms)
 
 void jitter_free(struct jitter *jb)
 {
+	if (jb == NULL)
+		return;
+	for (size_t i = 0; i < JITTER_SLOTS; i++)
+		free(jb->slots[i].data);
 	free(jb);
 }
 
@@ -393,6 +404,10 @@ int jitter_push(struct jitter *jb, uint64_t counter, const uint8_t *packet, size
 		jb->highest = counter;
 
 	slot = jitter_slot(jb, counter);
+	if (slot->cap < len) {
+		slot->data = xrealloc(slot->data, len);
+		slot->cap = len;
+	}
 	slot->used = true;
 	slot->counter = counter;
 	slot->len = len;

@@ -18,7 +18,8 @@
  * due; that band, wider than the one-frame step, keeps it from flapping when the
  * ticks jitter.
  *
- * Memory is bounded: a fixed array of JITTER_SLOTS packet slots, allocated once.
+ * Memory is bounded: a fixed array of JITTER_SLOTS packet slots, each holding at most
+ * JITTER_MAX_PACKET bytes (allocated as packets come, to the longest one seen).
  * Packets more than JITTER_SLOTS ahead of the playout point, or far behind it, mean
  * the sender's counter jumped (it restarted): the buffer resets and starts over.
  * When the sender pauses (it stops sending while muted, and its counter stops too),

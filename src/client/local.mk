@@ -45,10 +45,10 @@ src_client_salon_SOURCES = src/client/main.c \
 src_client_salon_CFLAGS = $(CLIENT_CFLAGS) -DPKGDATADIR=\"$(pkgdatadir)\" \
 	-DSBINDIR=\"$(sbindir)\" -DSRCDATADIR=\"$(abs_top_srcdir)/data\"
 # Without libsndfile and PortAudio, which salon loads only when a file or a sound device
-# is used: a bot that uses neither does not map them (bench/README.md, section 4).
+# is used, nor ncurses, which tui.c loads only for the full-screen UI: a bot that uses
+# none of them does not map them (bench/README.md, section 4).
 src_client_salon_LDADD = src/client/libsalonclient.a src/lib/libsalon.a $(OPUS_LIBS) \
-	$(SPEEXDSP_LIBS) $(CURL_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) $(NCURSES_LIBS) -lm \
-	-lpthread
+	$(SPEEXDSP_LIBS) $(CURL_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lm -lpthread
 dist_man_MANS += man/salon.1
 pkgdata_DATA = data/demo.opus
 EXTRA_DIST += data/demo.opus data/README

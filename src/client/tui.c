@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -33,6 +34,152 @@
 #include "tui-keys.h"
 #include "tui.h"
 #include "util.h"
+
+/*
+ * salon does not link ncurses: tui_run() loads it with dlopen(), so that a bot or
+ * line-mode process never maps libncursesw and libtinfo (about 0.2 MiB of resident
+ * pages touched by the dynamic linker at start-up; bench/README.md, section 4).
+ * The curses functions and variables this file uses, including those that curses.h's
+ * macros expand to (attron() is wattr_on(stdscr, ...)), are reached through the
+ * pointers below; the macros after tui_curses_load() send each name to its pointer.
+ */
+
+/* ncurses' soname (the wide-character library; it pulls in libtinfo). */
+#define TUI_CURSES_LIBRARY "libncursesw.so.6"
+
+/* A pointer to the curses function NAME, of its own type (from curses.h). */
+#define TUI_CURSES_FUNCTION(name) __typeof__(name) *name
+
+/*
+ * The loaded library and its symbols, set by tui_curses_load(); handle stays NULL until
+ * loading succeeded. Main thread only (as tui_run()); never unloaded.
+ */
+static struct {
+	void *handle;
+	int *lines;
+	int *cols;
+	WINDOW **stdscr;
+	TUI_CURSES_FUNCTION(beep);
+	TUI_CURSES_FUNCTION(curs_set);
+	TUI_CURSES_FUNCTION(delscreen);
+	TUI_CURSES_FUNCTION(endwin);
+	TUI_CURSES_FUNCTION(keypad);
+	TUI_CURSES_FUNCTION(newterm);
+	TUI_CURSES_FUNCTION(nodelay);
+	TUI_CURSES_FUNCTION(noecho);
+	TUI_CURSES_FUNCTION(nonl);
+	TUI_CURSES_FUNCTION(raw);
+	TUI_CURSES_FUNCTION(resizeterm);
+	TUI_CURSES_FUNCTION(set_escdelay);
+	TUI_CURSES_FUNCTION(waddnstr);
+	TUI_CURSES_FUNCTION(wattr_off);
+	TUI_CURSES_FUNCTION(wattr_on);
+	TUI_CURSES_FUNCTION(werase);
+	TUI_CURSES_FUNCTION(wget_wch);
+	TUI_CURSES_FUNCTION(wmove);
+	TUI_CURSES_FUNCTION(wrefresh);
+} tui_curses;
+
+/* Looks up NAME in the loaded library into tui_curses.FIELD; false when it is missing. */
+#define TUI_CURSES_RESOLVE(handle, field, name)                                            \
+	((tui_curses.field = (__typeof__(tui_curses.field))dlsym(handle, name)) != NULL)
+
+/*
+ * Loads ncurses and looks up its symbols, once. Returns 0, or -ENOENT after logging
+ * why (the library or one of its symbols is missing). Main thread only.
+ */
+static int tui_curses_load(void)
+{
+	void *handle;
+
+	if (tui_curses.handle != NULL)
+		return 0;
+	handle = dlopen(TUI_CURSES_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	if (handle == NULL) {
+		log_error(_("cannot load ncurses (%s): %s; try --plain"), TUI_CURSES_LIBRARY,
+			  dlerror());
+		return -ENOENT;
+	}
+	if (!TUI_CURSES_RESOLVE(handle, lines, "LINES") ||
+	    !TUI_CURSES_RESOLVE(handle, cols, "COLS") ||
+	    !TUI_CURSES_RESOLVE(handle, stdscr, "stdscr") ||
+	    !TUI_CURSES_RESOLVE(handle, beep, "beep") ||
+	    !TUI_CURSES_RESOLVE(handle, curs_set, "curs_set") ||
+	    !TUI_CURSES_RESOLVE(handle, delscreen, "delscreen") ||
+	    !TUI_CURSES_RESOLVE(handle, endwin, "endwin") ||
+	    !TUI_CURSES_RESOLVE(handle, keypad, "keypad") ||
+	    !TUI_CURSES_RESOLVE(handle, newterm, "newterm") ||
+	    !TUI_CURSES_RESOLVE(handle, nodelay, "nodelay") ||
+	    !TUI_CURSES_RESOLVE(handle, noecho, "noecho") ||
+	    !TUI_CURSES_RESOLVE(handle, nonl, "nonl") ||
+	    !TUI_CURSES_RESOLVE(handle, raw, "raw") ||
+	    !TUI_CURSES_RESOLVE(handle, resizeterm, "resizeterm") ||
+	    !TUI_CURSES_RESOLVE(handle, set_escdelay, "set_escdelay") ||
+	    !TUI_CURSES_RESOLVE(handle, waddnstr, "waddnstr") ||
+	    !TUI_CURSES_RESOLVE(handle, wattr_off, "wattr_off") ||
+	    !TUI_CURSES_RESOLVE(handle, wattr_on, "wattr_on") ||
+	    !TUI_CURSES_RESOLVE(handle, werase, "werase") ||
+	    !TUI_CURSES_RESOLVE(handle, wget_wch, "wget_wch") ||
+	    !TUI_CURSES_RESOLVE(handle, wmove, "wmove") ||
+	    !TUI_CURSES_RESOLVE(handle, wrefresh, "wrefresh")) {
+		log_error(_("cannot load ncurses (%s): %s; try --plain"), TUI_CURSES_LIBRARY,
+			  dlerror());
+		dlclose(handle);
+		return -ENOENT;
+	}
+	tui_curses.handle = handle;
+	return 0;
+}
+
+/*
+ * From here on, every curses name goes through tui_curses. LINES and COLS read 0
+ * before the library is loaded (as curses' own do before initscr()): the event
+ * handlers, which tests/test-tui.c runs without a terminal, may look at them.
+ */
+#undef LINES
+#define LINES (tui_curses.lines != NULL ? *tui_curses.lines : 0)
+#undef COLS
+#define COLS (tui_curses.cols != NULL ? *tui_curses.cols : 0)
+#undef stdscr
+#define stdscr (*tui_curses.stdscr)
+#undef beep
+#define beep (*tui_curses.beep)
+#undef curs_set
+#define curs_set (*tui_curses.curs_set)
+#undef delscreen
+#define delscreen (*tui_curses.delscreen)
+#undef endwin
+#define endwin (*tui_curses.endwin)
+#undef keypad
+#define keypad (*tui_curses.keypad)
+#undef newterm
+#define newterm (*tui_curses.newterm)
+#undef nodelay
+#define nodelay (*tui_curses.nodelay)
+#undef noecho
+#define noecho (*tui_curses.noecho)
+#undef nonl
+#define nonl (*tui_curses.nonl)
+#undef raw
+#define raw (*tui_curses.raw)
+#undef resizeterm
+#define resizeterm (*tui_curses.resizeterm)
+#undef set_escdelay
+#define set_escdelay (*tui_curses.set_escdelay)
+#undef waddnstr
+#define waddnstr (*tui_curses.waddnstr)
+#undef wattr_off
+#define wattr_off (*tui_curses.wattr_off)
+#undef wattr_on
+#define wattr_on (*tui_curses.wattr_on)
+#undef werase
+#define werase (*tui_curses.werase)
+#undef wget_wch
+#define wget_wch (*tui_curses.wget_wch)
+#undef wmove
+#define wmove (*tui_curses.wmove)
+#undef wrefresh
+#define wrefresh (*tui_curses.wrefresh)
 
 /* Names and titles are cut to this many columns before the line is laid out. */
 #define TUI_NAME_WIDTH 40
@@ -2501,6 +2648,8 @@ int tui_run(struct engine *engine, const struct tui_options *options)
 	int winch_pipe[2];
 	SCREEN *screen;
 
+	if (tui_curses_load() < 0)
+		return 1;
 	tui.ascii = options->ascii || strcmp(nl_langinfo(CODESET), "UTF-8") != 0;
 	tui.flags = tui.ascii ? SANITIZE_ASCII : 0;
 	tui_setup_keys(&tui);

@@ -23,7 +23,7 @@ expect_status() {
 }
 
 expect_status 0 alice --help
-for word in rooms create join whoami verify devices --bot --plain --server --local \
+for word in rooms create join whoami verify devices --bot --plain --server --ca-file --local \
 	--name --config --input --output --bitrate --ascii --verbose --quiet --play \
 	--record --listen-only --for --topic --private --json; do
 	grep -q -e "$word" "$TMP/run.out" || fail "--help does not mention $word"

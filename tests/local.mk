@@ -202,7 +202,7 @@ endif
 # server (shell, against a real salond), and their pure parts (test-frontend).
 if ENABLE_CLIENT
 if ENABLE_SERVER
-TESTS += tests/bot.sh tests/cli.sh tests/plain.sh tests/local.sh
+TESTS += tests/bot.sh tests/cli.sh tests/plain.sh tests/local.sh tests/tls.sh
 endif
 check_PROGRAMS += tests/test-frontend
 tests_test_frontend_SOURCES = tests/test-frontend.c src/client/plain.c src/client/bot.c \
@@ -211,7 +211,8 @@ tests_test_frontend_CFLAGS = $(CLIENT_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_frontend_LDADD = $(CLIENT_LIBS) $(CMOCKA_LIBS)
 TESTS += tests/test-frontend
 endif
-EXTRA_DIST += tests/bot.sh tests/cli.sh tests/plain.sh tests/local.sh tests/client-lib.sh
+EXTRA_DIST += tests/bot.sh tests/cli.sh tests/plain.sh tests/local.sh tests/tls.sh \
+	tests/client-lib.sh
 
 # The full-screen UI: earcon synthesis and key bindings (test-earcon), and the UI
 # itself in tmux against a real salond and bots (tui.sh, through tui-driver).

@@ -52,6 +52,7 @@ static const struct config_file_setting {
 	int min, max; /* for CONFIG_FILE_INT */
 } config_file_settings[] = {
 	{"server", CONFIG_FILE_URL, offsetof(struct config_file, server), 0, 0},
+	{"ca_file", CONFIG_FILE_STRING, offsetof(struct config_file, ca_file), 0, 0},
 	{"name", CONFIG_FILE_STRING, offsetof(struct config_file, name), 0, 0},
 	{"input_device", CONFIG_FILE_STRING, offsetof(struct config_file, input_device), 0, 0},
 	{"output_device", CONFIG_FILE_STRING, offsetof(struct config_file, output_device), 0, 0},
@@ -82,6 +83,7 @@ void config_file_init(struct config_file *cfg)
 void config_file_free(struct config_file *cfg)
 {
 	free(cfg->server);
+	free(cfg->ca_file);
 	free(cfg->name);
 	free(cfg->input_device);
 	free(cfg->output_device);

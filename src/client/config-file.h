@@ -74,6 +74,7 @@ struct config_file_binding {
 
 struct config_file {
 	char *server;        /* NULL when unset */
+	char *ca_file;       /* NULL when unset: the system's CAs */
 	char *name;          /* NULL when unset */
 	char *input_device;  /* NULL when unset: the backend's default */
 	char *output_device; /* NULL when unset: the backend's default */

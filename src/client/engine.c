@@ -108,6 +108,7 @@ struct engine_join {
 struct engine {
 	/* Set by engine_new, read-only afterwards. */
 	char *server_url;
+	char *ca_file; /* NULL: the system's CAs */
 	char *name;
 	bool bot;
 	char *record_path;
@@ -2264,6 +2265,7 @@ int engine_new(const struct engine_options *options, struct engine **out, char *
 	pthread_once(&engine_curl_once, engine_curl_init);
 	engine = xcalloc(1, sizeof(*engine));
 	engine->server_url = xstrdup(options->server_url);
+	engine->ca_file = options->ca_file != NULL ? xstrdup(options->ca_file) : NULL;
 	engine->bot = options->bot;
 	engine->name = xstrdup(
 	    options->name != NULL && options->name[0] != '\0'
@@ -2351,6 +2353,8 @@ int engine_new(const struct engine_options *options, struct engine **out, char *
 		*error = xstrdup(_("Cannot start libcurl."));
 		goto fail;
 	}
+	if (engine->ca_file != NULL)
+		signaling_set_ca_file(engine->signaling, engine->ca_file);
 	*out = engine;
 	return 0;
 fail:
@@ -2416,6 +2420,7 @@ void engine_free(struct engine *engine)
 	free(engine->play_tag);
 	free(engine->name);
 	free(engine->server_url);
+	free(engine->ca_file);
 	free(engine);
 }
 

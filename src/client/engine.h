@@ -25,6 +25,7 @@ struct engine;
 
 struct engine_options {
 	const char *server_url;     /* http(s)://host:port, required */
+	const char *ca_file;        /* CAs to trust for https (PEM); NULL: the system's */
 	const char *identity_path;  /* Ed25519 identity file; created if missing */
 	const char *pins_path;      /* TOFU pin store */
 	const char *name;           /* display name at first login */

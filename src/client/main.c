@@ -48,6 +48,7 @@ struct main_args {
 	enum main_mode mode;
 	const char *server;
 	bool local;
+	const char *ca_file;
 	const char *name;
 	const char *config;
 	const char *identity;
@@ -85,6 +86,8 @@ static void main_usage(FILE *out)
 		       "End-to-end encrypted audio rooms.\n\n"
 		       "Options:\n"
 		       "  --server URL         salond to use (http:// or https://)\n"
+		       "  --ca-file FILE       trust the certificate authorities in FILE (PEM)\n"
+		       "                       for https:// instead of the system's\n"
 		       "  --local              start a private salond on this computer (the\n"
 		       "                       default when no server is configured)\n"
 		       "  --name NAME          your name, used when your account is created\n"
@@ -131,10 +134,11 @@ static int main_parse_args(int argc, char **argv, struct main_args *args)
 	enum {
 		OPT_SERVER = 256, OPT_LOCAL, OPT_NAME, OPT_CONFIG, OPT_IDENTITY, OPT_INPUT,
 		OPT_OUTPUT, OPT_BITRATE, OPT_ASCII, OPT_JSON, OPT_TOPIC, OPT_PRIVATE, OPT_PLAY,
-		OPT_RECORD, OPT_LISTEN_ONLY, OPT_FOR, OPT_LOOP, OPT_BOT, OPT_PLAIN,
+		OPT_RECORD, OPT_LISTEN_ONLY, OPT_FOR, OPT_LOOP, OPT_BOT, OPT_PLAIN, OPT_CA_FILE,
 	};
 	static const struct option longopts[] = {
 		{"server", required_argument, NULL, OPT_SERVER},
+		{"ca-file", required_argument, NULL, OPT_CA_FILE},
 		{"local", no_argument, NULL, OPT_LOCAL},
 		{"name", required_argument, NULL, OPT_NAME},
 		{"config", required_argument, NULL, OPT_CONFIG},
@@ -166,6 +170,7 @@ static int main_parse_args(int argc, char **argv, struct main_args *args)
 	while ((c = getopt_long(argc, argv, "vqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SERVER: args->server = optarg; break;
+		case OPT_CA_FILE: args->ca_file = optarg; break;
 		case OPT_LOCAL: args->local = true; break;
 		case OPT_NAME: args->name = optarg; break;
 		case OPT_CONFIG: args->config = optarg; break;
@@ -495,6 +500,13 @@ int main(int argc, char **argv)
 	}
 
 	options.engine.server_url = args.server != NULL ? args.server : cfg.server;
+	options.engine.ca_file = args.ca_file != NULL ? args.ca_file : cfg.ca_file;
+	if (options.engine.ca_file != NULL && access(options.engine.ca_file, R_OK) != 0) {
+		frontend_error(_("cannot read the certificate authorities file %s: %s"),
+			       options.engine.ca_file, strerror(errno));
+		status = FRONTEND_EXIT_USAGE;
+		goto out;
+	}
 	if (args.local || options.engine.server_url == NULL) {
 		ret = local_server_start(&local, &error);
 		if (ret < 0) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -100,6 +101,7 @@ struct signaling {
 	bool bot;
 	struct signaling_login_op *login;
 	struct signaling_stream stream;
+	char *ca_file; /* NULL: the system's CAs */
 };
 
 int signaling_new(const char *base_url, struct signaling **out)
@@ -131,6 +133,12 @@ int signaling_new(const char *base_url, struct signaling **out)
 	signaling->next_id = 1;
 	*out = signaling;
 	return 0;
+}
+
+void signaling_set_ca_file(struct signaling *signaling, const char *path)
+{
+	free(signaling->ca_file);
+	signaling->ca_file = path != NULL ? xstrdup(path) : NULL;
 }
 
 const char *signaling_url(const struct signaling *signaling)
@@ -189,6 +197,7 @@ void signaling_free(struct signaling *signaling)
 	identity_wipe(&signaling->identity);
 	curl_multi_cleanup(signaling->multi);
 	free(signaling->name);
+	free(signaling->ca_file);
 	free(signaling->base_url);
 	free(signaling);
 }
@@ -233,6 +242,35 @@ static void signaling_request_headers(struct signaling_request *request)
 	if (request->headers == NULL)
 		fatal(_("out of memory"));
 	curl_easy_setopt(request->easy, CURLOPT_HTTPHEADER, request->headers);
+}
+
+/*
+ * TLS trust: one CA bundle file rather than a CA directory. Debian's libcurl (GnuTLS
+ * flavour) has only a directory built in, /etc/ssl/certs, and reads every one of its
+ * files again for each new connection: several MiB of memory and the parsing of
+ * some 150 certificates per connection. The same certificates are in the bundle
+ * that update-ca-certificates writes beside them, ca-certificates.crt (the name
+ * Debian, its derivatives, Arch and Alpine share): where it exists, it is used
+ * instead. A built-in bundle is kept, and so is a directory without one; a file
+ * given with signaling_set_ca_file() replaces them all.
+ */
+static void signaling_trust_setup(const struct signaling *signaling, CURL *easy)
+{
+	char *bundle = NULL, *dir = NULL, *file;
+
+	if (signaling->ca_file != NULL) {
+		curl_easy_setopt(easy, CURLOPT_CAINFO, signaling->ca_file);
+		curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
+		return;
+	}
+	if (curl_easy_getinfo(easy, CURLINFO_CAINFO, &bundle) != CURLE_OK || bundle != NULL ||
+	    curl_easy_getinfo(easy, CURLINFO_CAPATH, &dir) != CURLE_OK || dir == NULL)
+		return;
+	file = xasprintf("%s/ca-certificates.crt", dir);
+	/* libcurl copies the strings it is given. */
+	if (access(file, R_OK) == 0 && curl_easy_setopt(easy, CURLOPT_CAINFO, file) == CURLE_OK)
+		curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
+	free(file);
 }
 
 /*
@@ -309,6 +347,7 @@ static uint64_t signaling_request_full(struct signaling *signaling, const char *
 		timeout_ms = SIGNALING_TIMEOUT_MS;
 
 	url = xasprintf("%s%s", signaling->base_url, path);
+	signaling_trust_setup(signaling, request->easy);
 	curl_easy_setopt(request->easy, CURLOPT_URL, url);
 	free(url);
 	curl_easy_setopt(request->easy, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -106,6 +106,13 @@ void signaling_free(struct signaling *signaling);
 const char *signaling_url(const struct signaling *signaling);
 
 /*
+ * Trusts the certificate authorities of the PEM file path (copied) for https://
+ * instead of the system's, for the requests started from now on; NULL goes back to
+ * the system's. Control thread.
+ */
+void signaling_set_ca_file(struct signaling *signaling, const char *path);
+
+/*
  * Sends a request: method ("GET", "POST", "DELETE", "PATCH"), path ("/v1/rooms"),
  * body (a JSON object, or NULL for none; borrowed and serialised at once).
  * timeout_ms 0 means SIGNALING_TIMEOUT_MS. The bearer token goes with it when we

@@ -5,23 +5,6 @@
 # device (5), and config file diagnostics.
 . "${top_srcdir:-.}/tests/client-lib.sh"
 
-# run WHO ARGS...: runs salon as WHO; stdout in $TMP/run.out, stderr in $TMP/run.err,
-# the exit status in STATUS.
-run() {
-	who=$1
-	shift
-	STATUS=0
-	as "$who" "$SALON" "$@" >"$TMP/run.out" 2>"$TMP/run.err" </dev/null || STATUS=$?
-}
-
-expect_status() {
-	want=$1
-	shift
-	run "$@"
-	[ "$STATUS" -eq "$want" ] ||
-		fail "salon $*: expected status $want, got $STATUS: $(cat "$TMP/run.err")"
-}
-
 expect_status 0 alice --help
 for word in rooms create join whoami verify devices --bot --plain --server --ca-file --local \
 	--name --config --input --output --bitrate --ascii --verbose --quiet --play \

@@ -68,11 +68,12 @@ now() {
 	date +%s
 }
 
-# start_salond: a salond on $TMP/salond.db; sets API and SALOND_PID.
+# start_salond [OPTIONS...]: a salond on $TMP/salond.db, with OPTIONS added (TLS,
+# say); sets API and SALOND_PID.
 start_salond() {
 	rm -f "$TMP/ports"
 	"$SALOND" --listen 127.0.0.1:0 --relay 127.0.0.1:0 --db "$TMP/salond.db" \
-		--port-file "$TMP/ports" >"$TMP/salond.out" 2>>"$TMP/salond.err" &
+		--port-file "$TMP/ports" "$@" >"$TMP/salond.out" 2>>"$TMP/salond.err" &
 	SALOND_PID=$!
 	deadline=$(($(now) + 10))
 	until [ -s "$TMP/ports" ]; do
@@ -80,7 +81,9 @@ start_salond() {
 		sleep 0.05
 	done
 	API=$(sed -n 's/^api //p' "$TMP/ports")
-	case $API in http://127.0.0.1:[0-9]*) ;; *) fail "bad api line: $API" ;; esac
+	case $API in http://127.0.0.1:[0-9]* | https://127.0.0.1:[0-9]*) ;;
+	*) fail "bad api line: $API" ;;
+	esac
 }
 
 stop_salond() {
@@ -98,6 +101,23 @@ as() {
 	mkdir -p "$TMP/$who/config" "$TMP/$who/data" "$TMP/$who/state"
 	XDG_CONFIG_HOME="$TMP/$who/config" XDG_DATA_HOME="$TMP/$who/data" \
 		XDG_STATE_HOME="$TMP/$who/state" "$@"
+}
+
+# run WHO ARGS...: runs salon as WHO; stdout in $TMP/run.out, stderr in $TMP/run.err,
+# the exit status in STATUS.
+run() {
+	who=$1
+	shift
+	STATUS=0
+	as "$who" "$SALON" "$@" >"$TMP/run.out" 2>"$TMP/run.err" </dev/null || STATUS=$?
+}
+
+expect_status() {
+	want=$1
+	shift
+	run "$@"
+	[ "$STATUS" -eq "$want" ] ||
+		fail "salon $*: expected status $want, got $STATUS: $(cat "$TMP/run.err")"
 }
 
 # client_start NAME FD ARGS...: starts `salon ARGS` as NAME with its standard input

@@ -8,23 +8,6 @@
 command -v openssl >/dev/null 2>&1 || fail "openssl is required"
 command -v jq >/dev/null 2>&1 || fail "jq is required"
 
-# run WHO ARGS...: salon as WHO; stdout in $TMP/run.out, stderr in $TMP/run.err,
-# the exit status in STATUS.
-run() {
-	who=$1
-	shift
-	STATUS=0
-	as "$who" "$SALON" "$@" >"$TMP/run.out" 2>"$TMP/run.err" </dev/null || STATUS=$?
-}
-
-expect_status() {
-	want=$1
-	shift
-	run "$@"
-	[ "$STATUS" -eq "$want" ] ||
-		fail "salon $*: expected status $want, got $STATUS: $(cat "$TMP/run.err")"
-}
-
 # A private CA, and salond's certificate for 127.0.0.1 signed by it.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=salon test CA" \
 	-keyout "$TMP/ca.key" -out "$TMP/ca.crt" >/dev/null 2>&1 || fail "openssl: the CA"
@@ -35,18 +18,8 @@ openssl x509 -req -in "$TMP/tls.csr" -CA "$TMP/ca.crt" -CAkey "$TMP/ca.key" \
 	-CAcreateserial -days 2 -extfile "$TMP/tls.ext" -out "$TMP/tls.crt" >/dev/null 2>&1 ||
 	fail "openssl: signing the certificate"
 
-rm -f "$TMP/ports"
-"$SALOND" --listen 127.0.0.1:0 --relay 127.0.0.1:0 --db "$TMP/salond.db" \
-	--tls-cert "$TMP/tls.crt" --tls-key "$TMP/tls.key" --port-file "$TMP/ports" \
-	>"$TMP/salond.out" 2>>"$TMP/salond.err" &
-SALOND_PID=$!
-deadline=$(($(now) + 10))
-until [ -s "$TMP/ports" ]; do
-	[ "$(now)" -lt "$deadline" ] || fail "salond with TLS did not write its port file"
-	sleep 0.05
-done
-API=$(sed -n 's/^api //p' "$TMP/ports")
-case $API in https://127.0.0.1:[0-9]*) ;; *) fail "bad api line: $API" ;; esac
+start_salond --tls-cert "$TMP/tls.crt" --tls-key "$TMP/tls.key"
+case $API in https://127.0.0.1:[0-9]*) ;; *) fail "not an https API: $API" ;; esac
 ok "salond serves its API over TLS at $API"
 
 expect_status 3 alice --server "$API" --name alice whoami

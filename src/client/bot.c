@@ -110,7 +110,7 @@ static int bot_fill(struct engine_command *command, enum bot_argument argument,
 	case BOT_ARG_VOLUME:
 		value = json_object_get(object, "gain");
 		if (!json_is_number(value) || !(json_number_value(value) >= 0.0) ||
-		    json_number_value(value) > 4.0) {
+		    json_number_value(value) > FRONTEND_GAIN_MAX) {
 			*error = xstrdup(_("\"gain\" must be a number from 0 to 4"));
 			return -EINVAL;
 		}

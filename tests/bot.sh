@@ -58,6 +58,15 @@ send alice "{\"cmd\":\"play\",\"file\":\"$TMP/tone.wav\",\"id\":\"p1\"}"
 expect_event alice '.event == "play_finished" and .tag == "p1" and (.stopped | not)'
 ok "alice plays a WAV file mid-session and gets play_finished when it ends"
 
+# Audio counters: alice sent frames, bob heard and decrypted them.
+expect_event bob '.event == "speaking_started" and .name == "alice"'
+send bob '{"cmd":"stats","id":"st"}'
+expect_event bob '.event == "stats" and .tag == "st" and .media.frames_received > 0 and
+	.media.frames_received >= .media.frames_concealed and (.media.reconnects | type) == "number"'
+send alice '{"cmd":"stats","id":"st"}'
+expect_event alice '.event == "stats" and .tag == "st" and .media.frames_sent > 0'
+ok "stats gives the audio counters: frames alice sent, frames bob heard"
+
 send alice "{\"cmd\":\"play\",\"file\":\"$TMP/no-such.wav\",\"id\":\"p2\"}"
 expect_event alice '.event == "error" and .tag == "p2" and .code == "play_failed"'
 send alice '{"cmd":"play","file":7,"id":"p3"}'

@@ -41,6 +41,13 @@ send bob '/who'
 expect_line bob 'On stage: alice (the host, bot), bob (a speaker)'
 send bob '/frobnicate'
 expect_line bob 'Unknown command /frobnicate'
+send bob '/stats'
+expect_line bob 'Audio: '
+re='^Audio: [0-9]+ frames heard \([0-9]+ concealed, [0-9]+ recovered by FEC\), '
+re="$re"'[0-9]+ could not be decrypted, [0-9]+ datagrams dropped; [0-9]+ frames sent; '
+re="$re"'[0-9]+ reconnections\.$'
+printf '%s\n' "$LAST" | grep -Eq "$re" || fail "/stats printed: $LAST"
+ok "/stats prints the audio counters in words"
 send bob '/help'
 expect_line bob '/join ROOM'
 ok "/who, /help and unknown commands answer in words"

@@ -369,6 +369,7 @@ static void test_tui_shared_helpers(void **state)
 		{"invite  dave ", ENGINE_CMD_INVITE, "dave", NULL, 0.0},
 		{"say hi there", ENGINE_CMD_SAY, NULL, "hi there", 0.0},
 		{"leave", ENGINE_CMD_LEAVE, NULL, NULL, 0.0},
+		{"stats", ENGINE_CMD_STATS, NULL, NULL, 0.0},
 	};
 	/* Commands refused with a sentence in the log. */
 	static const struct {
@@ -424,6 +425,30 @@ static void test_tui_shared_helpers(void **state)
 	test_tui_free(t);
 }
 
+/* The answer to :stats opens a page of the audio counters, in words. */
+static void test_tui_stats_page(void **state)
+{
+	struct test_tui *t = test_tui_new(false, 0);
+
+	(void)state;
+	test_tui_event(t, ENGINE_EV_STATS,
+		       "{'media': {'frames_sent': 3, 'frames_received': 250,"
+		       " 'frames_undecryptable': 2, 'frames_concealed': 7, 'frames_fec': 4,"
+		       " 'datagrams_dropped': 1, 'reconnects': 0, 'downlink_recoveries': 0,"
+		       " 'key_asks': 0}}");
+	assert_int_equal(t->tui.page_count, 4);
+	assert_string_equal(t->tui.page_lines[0],
+			    "Frames heard: 250 (7 concealed, 4 recovered by FEC).");
+	assert_string_equal(t->tui.page_lines[1],
+			    "Frames that could not be decrypted: 2; datagrams dropped: 1.");
+	assert_string_equal(t->tui.page_lines[2], "Frames sent: 3; reconnections: 0.");
+	test_tui_event(t, ENGINE_EV_STATS, "{'media': null}");
+	assert_int_equal(t->tui.page_count, 1);
+	assert_string_equal(t->tui.page_lines[0],
+			    "No audio counters: the audio engine is not running.");
+	test_tui_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_tui_earcons_off),
 		cmocka_unit_test(test_tui_earcons_volume),
 		cmocka_unit_test(test_tui_shared_helpers),
+		cmocka_unit_test(test_tui_stats_page),
 	};
 
 	/* English whatever the caller's locale: the test compares sentences. */

@@ -56,6 +56,7 @@ static const struct {
 	{"accept_key", ENGINE_CMD_ACCEPT_KEY, BOT_ARG_USER},
 	{"volume", ENGINE_CMD_SET_VOLUME, BOT_ARG_VOLUME},
 	{"whoami", ENGINE_CMD_WHOAMI, BOT_ARG_NONE},
+	{"stats", ENGINE_CMD_STATS, BOT_ARG_NONE},
 	{"end_room", ENGINE_CMD_END_ROOM, BOT_ARG_NONE},
 	{"quit", ENGINE_CMD_QUIT, BOT_ARG_NONE},
 };

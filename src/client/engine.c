@@ -193,6 +193,7 @@ static const char *const engine_event_names[] = {
     [ENGINE_EV_PLAY_FINISHED] = "play_finished",
     [ENGINE_EV_ERROR] = "error",
     [ENGINE_EV_QUIT] = "quit",
+    [ENGINE_EV_STATS] = "stats",
 };
 
 const char *engine_event_name(enum engine_event_type type)
@@ -228,6 +229,7 @@ static const char *engine_command_name(enum engine_command_type type)
 	    [ENGINE_CMD_END_ROOM] = "end_room",
 	    [ENGINE_CMD_QUIT] = "quit",
 	    [ENGINE_CMD_EARCON] = "earcon",
+	    [ENGINE_CMD_STATS] = "stats",
 	};
 
 	if ((size_t)type < ARRAY_SIZE(names) && names[type] != NULL)
@@ -1794,13 +1796,33 @@ static void engine_keys_answer(void *arg, const struct signaling_result *result)
 	engine_call_free(call);
 }
 
+/* The media engine's counters as a JSON object (new reference), or JSON null. */
+static json_t *engine_media_stats(struct engine *engine)
+{
+	struct media_stats stats;
+
+	if (engine->media == NULL)
+		return json_null();
+	media_get_stats(engine->media, &stats);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "frames_sent",
+			 (json_int_t)stats.frames_sent, "frames_received",
+			 (json_int_t)stats.frames_received, "frames_undecryptable",
+			 (json_int_t)stats.frames_undecryptable, "frames_concealed",
+			 (json_int_t)stats.frames_concealed, "frames_fec",
+			 (json_int_t)stats.frames_fec, "datagrams_dropped",
+			 (json_int_t)stats.datagrams_dropped, "reconnects",
+			 (json_int_t)stats.reconnects, "downlink_recoveries",
+			 (json_int_t)stats.downlink_recoveries, "key_asks",
+			 (json_int_t)stats.key_asks);
+}
+
 static void engine_command_run(struct engine *engine, struct engine_command *command)
 {
 	struct engine_call *call;
 	json_t *body;
 
 	if (!engine->connected && command->type != ENGINE_CMD_QUIT &&
-	    command->type != ENGINE_CMD_WHOAMI) {
+	    command->type != ENGINE_CMD_WHOAMI && command->type != ENGINE_CMD_STATS) {
 		/* Not logged in yet: keep it for when we are. */
 		engine->deferred = xreallocarray(engine->deferred, engine->deferred_count + 1,
 						 sizeof(*engine->deferred));
@@ -1912,6 +1934,10 @@ static void engine_command_run(struct engine *engine, struct engine_command *com
 		break;
 	case ENGINE_CMD_EARCON:
 		engine_earcon_command(engine, command);
+		break;
+	case ENGINE_CMD_STATS:
+		engine_emit(engine, ENGINE_EV_STATS,
+			    json_pack("{s:o}", "media", engine_media_stats(engine)), command->tag);
 		break;
 	case ENGINE_CMD_WHOAMI: {
 		char number[IDENTITY_SAFETY_TEXT_LEN];

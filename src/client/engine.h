@@ -97,6 +97,11 @@ enum engine_command_type {
 	 * ENGINE_CMD_RECORD. No event answers it; a bad type gives code "invalid".
 	 */
 	ENGINE_CMD_EARCON,
+	/*
+	 * Additive. -> ENGINE_EV_STATS: the media engine's counters since the start,
+	 * answered at once, before login too.
+	 */
+	ENGINE_CMD_STATS,
 };
 
 /* A command; the engine takes ownership in engine_send(). */
@@ -148,6 +153,13 @@ enum engine_event_type {
 	ENGINE_EV_PLAY_FINISHED,    /* {path}, and "stopped": true when cut short */
 	ENGINE_EV_ERROR,            /* {code, message}: message translated */
 	ENGINE_EV_QUIT,             /* {} last event */
+	/*
+	 * Additive. {media: {frames_sent, frames_received, frames_undecryptable,
+	 * frames_concealed, frames_fec, datagrams_dropped, reconnects,
+	 * downlink_recoveries, key_asks}} (media.h, struct media_stats); media is null
+	 * when there is no media engine (a one-shot subcommand).
+	 */
+	ENGINE_EV_STATS,
 };
 
 /* An event; data is a JSON object as documented above, plus "tag" when answering one. */

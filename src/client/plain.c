@@ -497,6 +497,25 @@ char *plain_describe(struct plain *plain, const struct engine_event *event)
 		a = plain_clean(plain, data, "message", 0, "");
 		text = xasprintf(_("Error: %s\n"), a);
 		break;
+	case ENGINE_EV_STATS: {
+		const json_t *media = json_object_get(data, "media");
+
+		if (!json_is_object(media)) {
+			text = xstrdup(_("No audio counters: the audio engine is not running.\n"));
+			break;
+		}
+		text = xasprintf(_("Audio: %" PRIu64 " frames heard (%" PRIu64 " concealed, %" PRIu64
+				   " recovered by FEC), %" PRIu64 " could not be decrypted, %" PRIu64
+				   " datagrams dropped; %" PRIu64 " frames sent; %" PRIu64
+				   " reconnections.\n"),
+				 frontend_u64(media, "frames_received"),
+				 frontend_u64(media, "frames_concealed"),
+				 frontend_u64(media, "frames_fec"),
+				 frontend_u64(media, "frames_undecryptable"),
+				 frontend_u64(media, "datagrams_dropped"),
+				 frontend_u64(media, "frames_sent"), frontend_u64(media, "reconnects"));
+		break;
+	}
 	case ENGINE_EV_QUIT:
 		break;
 	}
@@ -594,6 +613,7 @@ static void plain_help(struct plain_run *run)
 			   "  /verify NAME yes    mark it verified: the numbers match\n"
 			   "  /accept NAME        accept a member's changed identity key\n"
 			   "  /whoami             your name and safety number\n"
+			   "  /stats              audio counters: frames heard, lost, dropped\n"
 			   "  /end                end the room (host)\n"
 			   "  /quit               leave and exit\n"));
 }
@@ -660,6 +680,7 @@ static void plain_command(struct plain_run *run, char *line)
 		{"unmute", ENGINE_CMD_UNMUTE, NULL},
 		{"rooms", ENGINE_CMD_LIST_ROOMS, NULL},
 		{"whoami", ENGINE_CMD_WHOAMI, NULL},
+		{"stats", ENGINE_CMD_STATS, NULL},
 		{"end", ENGINE_CMD_END_ROOM, NULL},
 		{"invite", ENGINE_CMD_INVITE, N_("/invite NAME")},
 		{"audience", ENGINE_CMD_MOVE_TO_AUDIENCE, N_("/audience NAME")},

@@ -1025,8 +1025,8 @@ static void tui_help_open(struct tui *tui)
 	tui_page_add(tui, _("Commands (type : then the command): :join ROOM, :create TITLE, "
 			    ":say TEXT, :mute, :unmute, :hand, :invite NAME, :audience NAME, "
 			    ":moderator NAME, :remove NAME, :verify NAME, :accept NAME, "
-			    ":volume NAME GAIN, :play [FILE], :record [FILE], :whoami, :end, "
-			    ":leave, :quit."));
+			    ":volume NAME GAIN, :play [FILE], :record [FILE], :whoami, :stats, "
+			    ":end, :leave, :quit."));
 	tui_page_add(tui, _("Markers: [speaking], [muted], [hand] (hand raised), [bot], "
 			    "[recording], [verified] or [unverified] (safety number compared "
 			    "or not), [key changed] (no audio keys go to them until accepted)."));
@@ -1529,6 +1529,28 @@ static void tui_handle_event(struct tui *tui, const struct engine_event *event)
 			tui->status = tui->last_error_exit != 0 ? tui->last_error_exit : 1;
 		tui->done = true;
 		break;
+	case ENGINE_EV_STATS: {
+		const json_t *media = json_object_get(data, "media");
+
+		tui_page_open(tui, TUI_PAGE_INFO);
+		if (!json_is_object(media)) {
+			tui_page_add(tui, _("No audio counters: the audio engine is not running."));
+			break;
+		}
+		tui_page_addf(tui, _("Frames heard: %" PRIu64 " (%" PRIu64 " concealed, %" PRIu64
+				     " recovered by FEC)."),
+			      frontend_u64(media, "frames_received"),
+			      frontend_u64(media, "frames_concealed"),
+			      frontend_u64(media, "frames_fec"));
+		tui_page_addf(tui, _("Frames that could not be decrypted: %" PRIu64
+				     "; datagrams dropped: %" PRIu64 "."),
+			      frontend_u64(media, "frames_undecryptable"),
+			      frontend_u64(media, "datagrams_dropped"));
+		tui_page_addf(tui, _("Frames sent: %" PRIu64 "; reconnections: %" PRIu64 "."),
+			      frontend_u64(media, "frames_sent"), frontend_u64(media, "reconnects"));
+		tui_page_add(tui, _("Press Escape to close."));
+		break;
+	}
 	}
 	free(a);
 	free(b);
@@ -1621,6 +1643,7 @@ static void tui_command(struct tui *tui, char *line)
 		{"unmute", ENGINE_CMD_UNMUTE, false},
 		{"rooms", ENGINE_CMD_LIST_ROOMS, false},
 		{"whoami", ENGINE_CMD_WHOAMI, false},
+		{"stats", ENGINE_CMD_STATS, false},
 		{"end", ENGINE_CMD_END_ROOM, false},
 		{"invite", ENGINE_CMD_INVITE, true},
 		{"audience", ENGINE_CMD_MOVE_TO_AUDIENCE, true},
